@@ -1,0 +1,49 @@
+"""The backend registry.
+
+Built-in backends are listed here; a third-party package adds its own with
+an entry point in the ``openrc_sv.backends`` group:
+
+    [project.entry-points."openrc_sv.backends"]
+    s6 = "my_package.s6:S6Backend"
+
+The value must name a subclass of openrc_sv.backends.base.Backend.
+"""
+
+from ..errors import UserError
+
+GROUP = "openrc_sv.backends"
+
+BUILTIN = {
+    "native": "openrc_sv.backends.native:NativeBackend",
+    "monit": "openrc_sv.backends.monit:MonitBackend",
+    "runit": "openrc_sv.backends.runit:RunitBackend",
+}
+
+
+def _load(target):
+    import importlib
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def available():
+    """name -> 'module:attr' for every backend we can find."""
+    found = dict(BUILTIN)
+    try:
+        from importlib.metadata import entry_points
+        eps = entry_points()
+        group = eps.select(group=GROUP) if hasattr(eps, "select") else eps.get(GROUP, [])
+        for ep in group:
+            found.setdefault(ep.name, ep.value)
+    except Exception:   # broken metadata must not stop the built-in backends
+        pass
+    return found
+
+
+def get(name):
+    """The backend class called ``name``, or a UserError listing the valid ones."""
+    table = available()
+    if name not in table:
+        raise UserError("sv_backend: unknown backend '%s' (valid: %s)"
+                        % (name, ", ".join(sorted(table))))
+    return _load(table[name])

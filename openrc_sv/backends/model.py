@@ -1,0 +1,170 @@
+"""One typed model of a supervised service, built from the init script's
+and conf.d's variables.
+
+Every variable is validated here, once, with openrc_sv.convert, so that a bad
+value fails with the variable's name and value before any backend renders
+or starts anything.  The raw variables come from the shell itself
+(openrc_sv.shellvars), never from a hand-written shell parser; ``args`` is
+the word list the shell made of ``command_args command_args_foreground``,
+exactly as OpenRC's `eval supervise-daemon ... -- $command_args` sees it.
+"""
+
+import os
+import signal
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+from .. import convert
+from ..errors import UserError
+
+# The variables the model reads; anything else a backend wants it takes
+# from ``extra`` (e.g. monit_type, runit_svdir).
+KNOWN = (
+    "command", "command_args", "command_args_foreground", "command_user",
+    "command_background", "directory", "chroot", "umask", "pidfile", "retry", "stopsig",
+    "respawn_delay", "respawn_max", "respawn_period", "healthcheck_timer",
+    "healthcheck_delay", "healthcheck_timeout", "output_log", "error_log",
+    "output_logger", "error_logger", "input_file", "notify", "name", "description",
+    "reload_signal", "sv_backend", "supervisor",
+)
+
+BACKEND_PREFIXES = ("monit_", "runit_", "native_", "sv_")
+
+
+@dataclass
+class ServiceModel:
+    service: str                      # RC_SVCNAME
+    script: str                       # RC_SERVICE: path of the init script
+    command: str
+    args: List[str] = field(default_factory=list)
+    backend: str = "native"
+    name: Optional[str] = None        # display name (name=)
+    description: Optional[str] = None
+    user: Optional[str] = None        # command_user as written (user[:group])
+    uid: Optional[int] = None
+    gid: Optional[int] = None
+    directory: Optional[str] = None
+    chroot: Optional[str] = None
+    umask: Optional[int] = None
+    pidfile: Optional[str] = None
+    retry: List[Tuple[str, Optional[int]]] = field(default_factory=list)
+    retry_text: Optional[str] = None  # the schedule as the user wrote it
+    respawn_delay_ms: int = 0
+    respawn_max: int = 10
+    respawn_period_ms: Optional[int] = None
+    healthcheck_timer_ms: Optional[int] = None
+    healthcheck_delay_ms: Optional[int] = None
+    healthcheck_timeout_ms: Optional[int] = None
+    output_log: Optional[str] = None
+    error_log: Optional[str] = None
+    output_logger: Optional[str] = None
+    error_logger: Optional[str] = None
+    input_file: Optional[str] = None
+    notify: Optional[str] = None
+    reload_signal: int = int(signal.SIGHUP)
+    has_healthcheck: bool = False     # the script defines healthcheck()
+    has_unhealthy: bool = False
+    extra: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def display_name(self):
+        return self.name or self.service
+
+    @property
+    def argv(self):
+        return [self.command] + list(self.args)
+
+    @property
+    def stop_signal(self):
+        for kind, value in self.retry:
+            if kind == "signal":
+                return value
+        return int(signal.SIGTERM)
+
+
+def _opt(variables, key):
+    v = variables.get(key)
+    return v if v not in (None, "") else None
+
+
+def _path(key, value):
+    if value is None:
+        return None
+    if "\n" in value or "\0" in value:
+        raise UserError("%s: invalid value %r (a path cannot contain a newline)" % (key, value))
+    return value
+
+
+def from_variables(service, script, variables, args, functions=()):
+    """Build and validate the model.
+
+    ``variables`` maps variable names to their values (unset ones absent),
+    ``args`` is the shell's word list for command_args + command_args_foreground,
+    ``functions`` the shell functions the script defines (for healthcheck).
+    """
+    v = variables
+    command = _opt(v, "command")
+    if not command:
+        raise UserError("command: not set; the init script must name the daemon to run "
+                        "(command=/usr/bin/foo)")
+    _path("command", command)
+    m = ServiceModel(service=service, script=script, command=command, args=list(args))
+    m.backend = _opt(v, "sv_backend") or "native"
+    m.name = _opt(v, "name")
+    m.description = _opt(v, "description")
+    if _opt(v, "command_user"):
+        m.user = v["command_user"]
+        m.uid, m.gid, _, _ = convert.user_group("command_user", m.user)
+    m.directory = _path("directory", _opt(v, "directory"))
+    m.chroot = _path("chroot", _opt(v, "chroot"))
+    if _opt(v, "umask"):
+        m.umask = convert.umask("umask", v["umask"])
+    m.pidfile = _path("pidfile", _opt(v, "pidfile"))
+    stopsig = convert.signal_number("stopsig", v["stopsig"]) if _opt(v, "stopsig") else int(signal.SIGTERM)
+    if _opt(v, "retry"):
+        m.retry_text = v["retry"]
+        m.retry = convert.retry_schedule("retry", v["retry"], stopsig)
+    else:
+        m.retry = convert.retry_schedule("retry", "5", stopsig)
+    if _opt(v, "respawn_delay"):
+        m.respawn_delay_ms = convert.duration_ms("respawn_delay", v["respawn_delay"])
+    if _opt(v, "respawn_max"):
+        m.respawn_max = convert.count("respawn_max", v["respawn_max"])
+    if _opt(v, "respawn_period"):
+        m.respawn_period_ms = convert.duration_ms("respawn_period", v["respawn_period"], minimum=1)
+    if _opt(v, "healthcheck_timer"):
+        m.healthcheck_timer_ms = convert.duration_ms("healthcheck_timer", v["healthcheck_timer"], minimum=1)
+    if _opt(v, "healthcheck_delay"):
+        m.healthcheck_delay_ms = convert.duration_ms("healthcheck_delay", v["healthcheck_delay"], minimum=1)
+    if _opt(v, "healthcheck_timeout"):
+        m.healthcheck_timeout_ms = convert.duration_ms("healthcheck_timeout", v["healthcheck_timeout"], minimum=1)
+    for key in ("output_log", "error_log", "input_file"):
+        setattr(m, key, _path(key, _opt(v, key)))
+    m.output_logger = _opt(v, "output_logger")
+    m.error_logger = _opt(v, "error_logger")
+    if _opt(v, "notify"):
+        convert.notify("notify", v["notify"])
+        m.notify = v["notify"]
+    if _opt(v, "reload_signal"):
+        m.reload_signal = convert.signal_number("reload_signal", v["reload_signal"])
+    m.has_healthcheck = "healthcheck" in functions
+    m.has_unhealthy = "unhealthy" in functions
+    m.extra = {k: val for k, val in v.items() if k.startswith(BACKEND_PREFIXES) and k != "sv_backend"}
+    return m
+
+
+def resolve_command(model):
+    """The daemon's absolute path, checked to exist and be executable
+    (inside the chroot when there is one)."""
+    cmd = model.command
+    root = model.chroot or ""
+    if "/" in cmd:
+        candidates = [cmd]
+    else:
+        candidates = [os.path.join(d, cmd) for d in
+                      os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":") if d]
+    for c in candidates:
+        full = root + c if root else c
+        if os.path.isfile(full) and os.access(full, os.X_OK):
+            return c
+    raise UserError("command: '%s' does not exist or is not an executable file" % cmd)

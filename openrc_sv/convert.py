@@ -1,0 +1,222 @@
+"""One converter per value type.
+
+Every converter takes ``what`` (the option or variable the value came from,
+e.g. ``--respawn-delay`` or ``respawn_delay``) and the raw string, and
+returns a typed value or raises UserError naming both and saying what would
+be valid.  The supervisor and every backend share these, so a value means
+the same thing whichever way it reaches us.
+
+Only cheap built-in modules are imported here: the supervisor imports this.
+"""
+
+import signal as _signal
+
+from .errors import UserError
+
+# OpenRC's parse_duration() units (src/shared/timeutils.c), plus the
+# spellings people actually write.  A bare number is seconds.
+_UNITS_MS = {
+    "": 1000,
+    "ms": 1, "msec": 1, "miliseconds": 1, "milliseconds": 1,
+    "s": 1000, "sec": 1000, "secs": 1000, "second": 1000, "seconds": 1000,
+    "m": 60000, "min": 60000, "mins": 60000, "minute": 60000, "minutes": 60000,
+    "h": 3600000, "hour": 3600000, "hours": 3600000,
+}
+
+_MAX_MS = 10 * 365 * 24 * 3600 * 1000   # ten years: anything longer is a typo
+
+
+def _bad(what, value, valid):
+    return UserError("%s: invalid value '%s' (%s)" % (what, value, valid))
+
+
+def duration_ms(what, value, minimum=0):
+    """'5', '500ms', '2sec', '1min', '1hour' -> milliseconds."""
+    text = str(value).strip()
+    i = 0
+    while i < len(text) and text[i].isdigit():
+        i += 1
+    digits, unit = text[:i], text[i:].strip().lower()
+    if not digits or unit not in _UNITS_MS:
+        raise _bad(what, value, "expected a whole number of seconds, or a number "
+                   "followed by ms, sec, min or hour")
+    ms = int(digits) * _UNITS_MS[unit]
+    if ms > _MAX_MS:
+        raise _bad(what, value, "longer than ten years")
+    if ms < minimum:
+        raise _bad(what, value, "must be at least %s" % format_ms(minimum))
+    return ms
+
+
+def format_ms(ms):
+    """The shortest exact spelling of a duration, in OpenRC's units."""
+    if ms % 3600000 == 0 and ms:
+        return "%dhour" % (ms // 3600000)
+    if ms % 60000 == 0 and ms:
+        return "%dmin" % (ms // 60000)
+    if ms % 1000 == 0:
+        return "%dsec" % (ms // 1000)
+    return "%dms" % ms
+
+
+def count(what, value, minimum=0, maximum=None):
+    text = str(value).strip()
+    if not text or not (text.isdigit() or (text[0] in "+-" and text[1:].isdigit())):
+        raise _bad(what, value, "expected a whole number")
+    n = int(text)
+    if n < minimum:
+        raise _bad(what, value, "must be %d or more" % minimum)
+    if maximum is not None and n > maximum:
+        raise _bad(what, value, "must be %d or less" % maximum)
+    return n
+
+
+def integer(what, value, minimum, maximum):
+    """A signed number in a closed range (nice level, oom score)."""
+    return count(what, value, minimum, maximum)
+
+
+def signal_number(what, value):
+    """'TERM', 'SIGTERM', 'term', '15' -> 15."""
+    text = str(value).strip()
+    if text.isdigit():
+        n = int(text)
+        if 0 <= n < _signal.NSIG:
+            return n
+        raise _bad(what, value, "signal numbers go from 0 to %d" % (_signal.NSIG - 1))
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    sig = getattr(_signal.Signals, name, None) if name.isidentifier() else None
+    if sig is None or name in ("SIG_DFL", "SIG_IGN", "SIG_BLOCK"):
+        raise _bad(what, value, "expected a signal name such as TERM or HUP, or a number")
+    return int(sig)
+
+
+def signal_name(num):
+    try:
+        return _signal.Signals(num).name[3:]
+    except ValueError:
+        return str(num)
+
+
+# A retry schedule is a list of steps: ("signal", n), ("timeout", ms),
+# ("forever", None).  'forever' repeats the steps before it, as in OpenRC.
+def retry_schedule(what, value, stopsig=_signal.SIGTERM):
+    text = str(value).strip()
+    if "/" not in text:
+        # A bare timeout: send the stop signal, wait, then KILL (OpenRC's
+        # parse_schedule() with count == 0, plus the SIGKILL every admin
+        # expects after the timeout; openrc-run's default retry is TERM/5/KILL/5).
+        timeout = duration_ms(what, text) if text else 5000
+        return [("signal", int(stopsig)), ("timeout", timeout),
+                ("signal", int(_signal.SIGKILL)), ("timeout", timeout)]
+    steps = []
+    for item in text.split("/"):
+        item = item.strip()
+        if item == "forever":
+            if any(kind == "forever" for kind, _ in steps):
+                raise _bad(what, value, "'forever' may appear only once")
+            if not steps:
+                raise _bad(what, value, "'forever' must follow a signal or timeout")
+            steps.append(("forever", None))
+        elif item[:1].isdigit():
+            steps.append(("timeout", duration_ms(what, item)))
+        elif item:
+            sig = item[1:] if item.startswith("-") else item
+            try:
+                steps.append(("signal", signal_number(what, sig)))
+            except UserError:
+                raise _bad(what, value, "'%s' is neither a signal nor a timeout" % item)
+        else:
+            raise _bad(what, value, "empty step; write SIGNAL/TIMEOUT/SIGNAL/TIMEOUT")
+    if not any(kind == "signal" for kind, _ in steps):
+        raise _bad(what, value, "a schedule needs at least one signal")
+    return steps
+
+
+def format_schedule(steps):
+    return "/".join(
+        signal_name(v) if k == "signal" else ("forever" if k == "forever" else format_ms(v))
+        for k, v in steps)
+
+
+def umask(what, value):
+    text = str(value).strip()
+    if not text or len(text) > 4 or any(c not in "01234567" for c in text):
+        raise _bad(what, value, "expected an octal mode such as 022 or 0027")
+    return int(text, 8)
+
+
+def ionice(what, value):
+    """'class[:data]' as in ionice(1) and start-stop-daemon: class 0-3, data 0-7."""
+    text = str(value).strip()
+    cls, _, data = text.partition(":")
+    try:
+        c = int(cls)
+        d = int(data) if data else 0
+    except ValueError:
+        raise _bad(what, value, "expected CLASS[:DATA], class 0-3 and data 0-7")
+    if not (0 <= c <= 3 and 0 <= d <= 7):
+        raise _bad(what, value, "expected CLASS[:DATA], class 0-3 and data 0-7")
+    if c == 0:
+        d = 0
+    elif c == 3:
+        d = 7
+    return c, d
+
+
+def user_group(what, value):
+    """'user', 'uid', 'user:group' -> (uid, gid, name, home).
+
+    The gid is the user's primary group unless a group is named.  pwd/grp
+    are imported here, not at module level: only a start that names a user
+    pays for them.
+    """
+    import pwd
+    text = str(value).strip()
+    user, sep, group = text.partition(":")
+    if not user or (sep and not group):
+        raise _bad(what, value, "expected USER or USER:GROUP")
+    try:
+        pw = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except (KeyError, OverflowError):
+        raise UserError("%s: user '%s' not found" % (what, user))
+    gid = group_id(what, group) if group else pw.pw_gid
+    return pw.pw_uid, gid, pw.pw_name, pw.pw_dir
+
+
+def group_id(what, value):
+    import grp
+    text = str(value).strip()
+    try:
+        return grp.getgrgid(int(text)).gr_gid if text.isdigit() else grp.getgrnam(text).gr_gid
+    except (KeyError, OverflowError):
+        raise UserError("%s: group '%s' not found" % (what, value))
+
+
+def notify(what, value):
+    """'fd:N' or 'socket:ready' -> ('fd', N) or ('socket', None)."""
+    text = str(value).strip()
+    kind, _, arg = text.partition(":")
+    if kind == "fd" and arg.isdigit() and 3 <= int(arg) <= 1023:
+        return "fd", int(arg)
+    if kind == "socket" and arg == "ready":
+        return "socket", None
+    raise _bad(what, value, "expected fd:N (N from 3 to 1023) or socket:ready")
+
+
+def yesno(what, value):
+    text = str(value).strip().lower()
+    if text in ("yes", "true", "on", "1"):
+        return True
+    if text in ("no", "false", "off", "0", ""):
+        return False
+    raise _bad(what, value, "expected yes or no")
+
+
+def env_assignment(what, value):
+    name, sep, _ = str(value).partition("=")
+    if not sep or not name or not (name.replace("_", "a").isalnum() and not name[0].isdigit()):
+        raise _bad(what, value, "expected NAME=VALUE")
+    return name, str(value)[len(name) + 1:]

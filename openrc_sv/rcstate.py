@@ -1,0 +1,197 @@
+"""OpenRC's service state directory, read and written the way librc does.
+
+Layout under $RC_SVCDIR (/run/openrc unless set), as librc keeps it:
+
+  options/SVC/KEY        service_get_value / service_set_value
+  daemons/SVC/NNN        exec=, argv_N=, pidfile= : what service_crashed checks
+  started/SVC, failed/SVC, ...   symlinks to the init script
+  supervise-SVC.ctl      the supervisor's control fifo
+
+Writes are atomic (KEY.new then rename) so that a reader such as
+rc-service never sees half a value.  Only stdlib built-ins are used: the
+long-running supervisor imports this module.
+"""
+
+import os
+
+# The state directories librc knows, in the order rc_service_mark() clears
+# them (src/librc/librc.c, rc_service_state_names).
+_STATE_DIRS = ("started", "starting", "stopping", "inactive", "wasinactive",
+               "failed", "hotplugged", "scheduled")
+
+
+def svcdir():
+    return os.environ.get("RC_SVCDIR") or "/run/openrc"
+
+
+def libexecdir():
+    """Where OpenRC keeps its sh/, bin/ and sbin/: /lib/rc on Debian,
+    /usr/libexec/rc on newer builds."""
+    env = os.environ.get("RC_LIBEXECDIR")
+    if env:
+        return env
+    for cand in ("/lib/rc", "/usr/libexec/rc"):
+        if os.path.isdir(os.path.join(cand, "sh")):
+            return cand
+    return "/lib/rc"
+
+
+def write_atomic(path, data, mode=0o644):
+    """Write a file so readers see the old or the new content, never half.
+
+    O_NOFOLLOW on the temp name and rename() (which replaces a symlink
+    rather than following it) mean a planted symlink cannot redirect us.
+    """
+    if isinstance(data, str):
+        data = data.encode()
+    tmp = "%s.new.%d" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, data)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _rmtree(path):
+    try:
+        names = os.listdir(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for n in names:
+        _unlink(os.path.join(path, n))
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+class ServiceState:
+    """The state of one service, as librc stores it."""
+
+    def __init__(self, name, root=None):
+        if not name or "/" in name or name in (".", ".."):
+            from .errors import UserError
+            raise UserError("invalid service name '%s'" % name)
+        self.name = name
+        self.root = root or svcdir()
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
+
+    # options/SVC/KEY --------------------------------------------------
+    def get(self, key, default=None):
+        try:
+            with open(self.path("options", self.name, key)) as f:
+                return f.read()
+        except (FileNotFoundError, NotADirectoryError):
+            return default
+
+    def set(self, key, value):
+        d = self.path("options", self.name)
+        os.makedirs(d, 0o755, exist_ok=True)
+        if value is None:
+            _unlink(os.path.join(d, key))
+        else:
+            write_atomic(os.path.join(d, key), str(value))
+
+    def set_many(self, values):
+        for k, v in values.items():
+            self.set(k, v)
+
+    # daemons/SVC/NNN --------------------------------------------------
+    def daemon_set(self, exec_, argv, pidfile, started):
+        """Record (or forget) a daemon so service_crashed can check it.
+
+        Like rc_service_daemon_set(): entries matching this exec/argv/pidfile
+        are removed; when started, a new entry is appended.
+        """
+        d = self.path("daemons", self.name)
+        wanted = self._daemon_text(exec_, argv, pidfile)
+        try:
+            entries = sorted(os.listdir(d))
+        except FileNotFoundError:
+            entries = []
+        kept = []
+        for e in entries:
+            p = os.path.join(d, e)
+            try:
+                with open(p) as f:
+                    body = f.read()
+            except OSError:
+                continue
+            if body.strip() == wanted.strip() or ("pidfile=%s\n" % pidfile) in body and pidfile:
+                _unlink(p)
+            else:
+                kept.append((e, body))
+        # Renumber what is left, as librc does, so NNN stays dense.
+        for i, (e, body) in enumerate(kept, 1):
+            want = "%03d" % i
+            if want != e:
+                os.rename(os.path.join(d, e), os.path.join(d, want))
+        if started:
+            os.makedirs(d, 0o755, exist_ok=True)
+            write_atomic(os.path.join(d, "%03d" % (len(kept) + 1)), wanted)
+
+    @staticmethod
+    def _daemon_text(exec_, argv, pidfile):
+        lines = ["exec=%s" % (exec_ or "")]
+        lines += ["argv_%d=%s" % (i, a) for i, a in enumerate(argv or ())]
+        lines.append("pidfile=%s" % (pidfile or ""))
+        return "\n".join(lines) + "\n"
+
+    # started/, failed/ ... ------------------------------------------------
+    def init_script(self):
+        return os.environ.get("RC_SERVICE") or self._resolve()
+
+    def _resolve(self):
+        for d in ("started", "starting", "stopping", "inactive", "failed"):
+            p = self.path(d, self.name)
+            if os.path.islink(p):
+                return os.readlink(p)
+        for base in ("/etc/init.d", "/usr/local/etc/init.d"):
+            p = os.path.join(base, self.name)
+            if os.path.exists(p):
+                return p
+        return None
+
+    def mark(self, state):
+        """rc_service_mark() for the states a supervisor sets:
+        'stopped' (drops options/ and daemons/ as librc does), 'failed'."""
+        init = self.init_script()
+        if state != "stopped":
+            if not init:
+                return False
+            p = self.path(state, self.name)
+            _unlink(p)
+            os.makedirs(self.path(state), exist_ok=True)
+            os.symlink(init, p)
+            if state in ("failed", "hotplugged"):
+                return True
+        for d in _STATE_DIRS:
+            if d == state or d in ("hotplugged", "scheduled"):
+                continue
+            _unlink(self.path(d, self.name))
+        _unlink(self.path("exclusive", self.name))
+        if state == "stopped":
+            _rmtree(self.path("options", self.name))
+            _rmtree(self.path("daemons", self.name))
+        return True
+
+    def is_marked(self, state):
+        return os.path.lexists(self.path(state, self.name))
+
+    # supervisor control files -------------------------------------------
+    def fifo_path(self):
+        return self.path("supervise-%s.ctl" % self.name)
+
+    def notify_socket_path(self):
+        return self.path("supervise-%s.sock" % self.name)
