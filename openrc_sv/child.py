@@ -1,0 +1,185 @@
+"""Starting a process the way supervise-daemon starts its daemon.
+
+spawn() forks; the child sets up its process state in OpenRC's order
+(session, nice, ionice, oom score, chroot, chdir, groups, gid, uid,
+capabilities, no_new_privs, umask, environment, stdio) and execs.  If any
+step or the exec fails, the child writes the reason into a close-on-exec
+pipe and the parent raises SpawnError with it: a command that cannot run
+is an error at `--start`, never a respawn loop (the way CPython's
+subprocess reports exec failures).
+"""
+
+import os
+import signal
+
+# Variables openrc-run and start-stop-daemon use among themselves; the
+# daemon must not see them (OpenRC's child_process() drops the same ones).
+_SCRUB_PREFIXES = ("RC_", "SSD_", "EINFO_")
+_SCRUB_NAMES = ("SVCNAME", "OPENRC_SV_REEXEC")
+
+
+class SpawnError(Exception):
+    pass
+
+
+class Setup:
+    """The process state one child gets.  Built once from the options."""
+
+    def __init__(self, opts, libexecdir="/lib/rc"):
+        self.chroot = opts.chroot
+        self.chdir = opts.chdir
+        self.user = opts.user                  # (uid, gid, name, home) or None
+        self.umask = 0o022 if opts.umask is None else opts.umask
+        self.nicelevel = opts.nicelevel
+        self.ionice = opts.ionice
+        self.oom_score_adj = opts.oom_score_adj
+        self.capabilities = opts.capabilities
+        self.secbits = opts.secbits
+        self.no_new_privs = opts.no_new_privs
+        self.env = self._environment(opts.env, libexecdir)
+
+    def _environment(self, assignments, libexecdir):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB_NAMES}
+        drop = (libexecdir + "/bin", libexecdir + "/sbin")
+        if "PATH" in env:
+            env["PATH"] = ":".join(p for p in env["PATH"].split(":") if p and p not in drop)
+        if self.user:
+            env["USER"] = env["LOGNAME"] = self.user[2]
+            env["HOME"] = self.user[3]
+        for name, value in assignments:
+            env[name] = value
+        return env
+
+
+def _reset_signals():
+    signal.set_wakeup_fd(-1)
+    for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+              signal.SIGUSR1, signal.SIGQUIT, signal.SIGPIPE, signal.SIGALRM):
+        signal.signal(s, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
+
+def _apply(setup, step_report):
+    """Everything between fork and exec, in OpenRC's order."""
+    step_report[0] = "setsid"
+    os.setsid()
+    if setup.nicelevel is not None:
+        step_report[0] = "nicelevel %d" % setup.nicelevel
+        os.setpriority(os.PRIO_PROCESS, 0, setup.nicelevel)
+    if setup.ionice is not None:
+        step_report[0] = "ionice %d:%d" % setup.ionice
+        from . import privs
+        privs.set_ionice(*setup.ionice)
+    if setup.oom_score_adj is not None:
+        step_report[0] = "oom_score_adj %d" % setup.oom_score_adj
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("%d\n" % setup.oom_score_adj)
+    groups = None
+    if setup.user:
+        step_report[0] = "getgrouplist %s" % setup.user[2]
+        groups = os.getgrouplist(setup.user[2], setup.user[1])
+    if setup.chroot:
+        step_report[0] = "chroot '%s'" % setup.chroot
+        os.chroot(setup.chroot)
+        os.chdir("/")
+    if setup.chdir:
+        step_report[0] = "chdir '%s'" % setup.chdir
+        os.chdir(setup.chdir)
+    if setup.capabilities or setup.secbits is not None or setup.no_new_privs:
+        from . import privs
+    if setup.user:
+        uid, gid = setup.user[0], setup.user[1]
+        step_report[0] = "setgid %d" % gid
+        os.setgid(gid)
+        step_report[0] = "setgroups"
+        os.setgroups(groups)
+        if setup.capabilities:
+            step_report[0] = "capabilities"
+            privs.before_setuid(setup.capabilities)
+        step_report[0] = "setuid %d" % uid
+        # setuid() as root sets real, effective and saved ids: the daemon
+        # cannot regain root.
+        os.setuid(uid)
+    elif setup.capabilities:
+        privs.before_setuid(setup.capabilities)
+    if setup.capabilities:
+        step_report[0] = "capabilities"
+        privs.after_setuid(setup.capabilities)
+    if setup.secbits is not None:
+        step_report[0] = "secbits %#x" % setup.secbits
+        privs.prctl(privs.PR_SET_SECUREBITS, setup.secbits)
+    if setup.no_new_privs:
+        step_report[0] = "no_new_privs"
+        privs.prctl(privs.PR_SET_NO_NEW_PRIVS, 1)
+    os.umask(setup.umask)
+
+
+def spawn(setup, argv, stdio, keep_fds=(), extra_env=None):
+    """Fork and exec argv with setup applied; returns the pid.
+
+    stdio is (stdin, stdout, stderr) file descriptors; keep_fds maps
+    target fd -> source fd to pass on (the --notify fd).  Raises SpawnError
+    with the reason when the child could not exec.
+    """
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        step = ["fork"]
+        try:
+            os.close(r)
+            _reset_signals()
+            _apply(setup, step)
+            step[0] = "redirect stdio"
+            # Move every fd we pass on above the range we dup into, so that
+            # no dup2() below overwrites one still to be used.
+            srcs = [os.dup(fd) for fd in stdio] + [os.dup(fd) for fd in dict(keep_fds).values()]
+            for target, src in zip((0, 1, 2), srcs[:3]):
+                os.dup2(src, target)
+            for (target, _), src in zip(dict(keep_fds).items(), srcs[3:]):
+                os.dup2(src, target)
+            keep = {0, 1, 2, w} | set(dict(keep_fds))
+            for fd in _open_fds():
+                if fd not in keep:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            env = setup.env if not extra_env else dict(setup.env, **extra_env)
+            step[0] = "exec '%s'" % argv[0]
+            os.execvpe(argv[0], argv, env)
+        except BaseException as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            try:
+                os.write(w, ("unable to %s: %s" % (step[0], reason)).encode())
+            finally:
+                os._exit(127)
+    os.close(w)
+    chunks = []
+    while True:
+        try:
+            data = os.read(r, 4096)
+        except InterruptedError:
+            continue
+        if not data:
+            break
+        chunks.append(data)
+    os.close(r)
+    if chunks:
+        while True:
+            try:
+                os.waitpid(pid, 0)
+                break
+            except InterruptedError:
+                continue
+            except ChildProcessError:
+                break
+        raise SpawnError(b"".join(chunks).decode(errors="replace"))
+    return pid
+
+
+def _open_fds():
+    try:
+        return [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 1024))

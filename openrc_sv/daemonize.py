@@ -1,0 +1,243 @@
+"""The supervisor process's life: detach, start the daemon, report to the
+starting process, run the loop, and clean up the state it leaves.
+
+run_supervisor() runs in the process forked by `--start`.  It writes one
+line into the report pipe: "OK" once the daemon has exec'ed (and, with
+--notify, said it is ready), or the reason it could not.  On failure it
+leaves nothing: no daemon, no pidfile, no fifo, no state.
+"""
+
+import os
+import select
+import signal
+import syslog
+import time
+
+from . import child, procinfo
+from .errors import UserError
+from .rcstate import libexecdir
+from .supervisor import ControlFifo, Supervisor
+
+
+def _detach():
+    os.setsid()
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+def _service_script(st):
+    return os.environ.get("RC_SERVICE") or st.init_script() or "/etc/init.d/%s" % st.name
+
+
+def _build(opts, st, pidfile, ctl):
+    setup = child.Setup(opts, libexecdir())
+    sup = Supervisor(opts, st, pidfile, setup, ctl)
+    if opts.healthcheck_timer_ms or opts.healthcheck_delay_ms:
+        from .health import HealthCheck
+        sup.health = HealthCheck(_service_script(st), opts.healthcheck_timer_ms or opts.healthcheck_delay_ms,
+                                 opts.healthcheck_delay_ms, opts.healthcheck_timeout_ms, st, sup.log)
+    return sup
+
+
+def _record_self(st, pidfile):
+    from .supervise_daemon import write_pidfile
+    write_pidfile(pidfile, os.getpid())
+    st.set("supervisor_ident", procinfo.identity(os.getpid()))
+
+
+def run_supervisor(opts, st, pidfile, report_fd, keys, written):
+    """Never returns."""
+    code = 1
+    sup = None
+    try:
+        _detach()
+        syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
+        _record_self(st, pidfile)
+        ctl = ControlFifo(st.fifo_path())
+        sup = _build(opts, st, pidfile, ctl)
+        sup.install_signals()
+        sup.out.start_loggers()
+        ready = _prepare_notify(opts, st, sup)
+        sup.spawn()
+        st.daemon_set(opts.exec, opts.argv, pidfile, True)
+        if ready:
+            ready(sup)
+        os.write(report_fd, b"OK")
+        os.close(report_fd)
+        report_fd = None
+    except BaseException as e:
+        msg = e.message if isinstance(e, UserError) else (
+            "%s: %s" % (getattr(e, "filename", "") or "", e.strerror) if isinstance(e, OSError) and e.strerror
+            else str(e) or type(e).__name__)
+        if sup is not None and sup.pid:
+            _kill_now(sup.pid)
+        if sup is not None:
+            _kill_loggers(sup)
+        _cleanup_failed_start(st, opts, pidfile, written, keys)
+        if report_fd is not None:
+            try:
+                os.write(report_fd, msg.encode())
+            except OSError:
+                pass
+        os._exit(1)
+    try:
+        code = sup.run()
+        _finish(sup, st, opts, pidfile)
+    except BaseException as e:
+        syslog.syslog(syslog.LOG_ERR, "%s: supervisor failed: %r" % (opts.svcname, e))
+        if sup.pid:
+            _kill_now(sup.pid)
+        _finish(sup, st, opts, pidfile, failed=True)
+    os._exit(code)
+
+
+def resume_supervisor(opts, st, spec):
+    """After SIGHUP: the fresh interpreter takes over the daemon and the fds."""
+    syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
+    pid_s, ctl_s, streams, restarts = spec.split("|")
+    fds = tuple(int(x) for x in ctl_s.split(","))
+    for fd in fds:
+        os.set_inheritable(fd, False)
+    ctl = ControlFifo(st.fifo_path(), fds)
+    sup = _build(opts, st, opts.pidfile or st.get("pidfile"), ctl)
+    sup.out.adopt(streams)
+    sup.install_signals()
+    sup.pid = int(pid_s)
+    sup.restarts = int(restarts)
+    st.set("supervisor_ident", procinfo.identity(os.getpid()))
+    if sup.health:
+        sup.health.schedule_first(time.monotonic())
+    # The daemon may have exited while we were exec'ing: the loop reaps it.
+    os.kill(os.getpid(), signal.SIGCHLD)
+    code = sup.run()
+    _finish(sup, st, opts, sup.pidfile)
+    return code
+
+
+def _finish(sup, st, opts, pidfile, failed=False):
+    sup.out.finish()
+    st.daemon_set(opts.exec, opts.argv, pidfile, False)
+    st.set("child_pid", None)
+    st.set("child_ident", None)
+    st.mark("stopped")
+    if sup.failing or failed:
+        st.mark("failed")
+    for p in (pidfile, st.fifo_path(), st.notify_socket_path()):
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def _kill_now(pid):
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _kill_loggers(sup):
+    for pid in sup.out.logger_pids():
+        _kill_now(pid)
+
+
+def _cleanup_failed_start(st, opts, pidfile, written, keys):
+    for k in list(keys) + ["child_pid", "child_ident", "start_time", "start_count",
+                           "supervisor_ident", "restarts"]:
+        st.set(k, None)
+    st.daemon_set(opts.exec, opts.argv, pidfile, False)
+    for p in list(written) + [st.notify_socket_path()]:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+# -- readiness (--notify) -----------------------------------------------------
+
+def _prepare_notify(opts, st, sup):
+    """Set up the channel before the daemon starts; return the waiter."""
+    if not opts.notify:
+        return None
+    timeout = opts.notify_timeout_ms / 1000.0
+    if opts.notify[0] == "fd":
+        r, w = os.pipe2(os.O_CLOEXEC)
+        sup.notify_fd = w
+
+        def wait_fd(sup):
+            os.close(w)
+            sup.notify_fd = None
+            try:
+                _wait_ready(sup, r, timeout, lambda data: b"\n" in data)
+            finally:
+                os.close(r)
+        return wait_fd
+    import socket
+    path = st.notify_socket_path()
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    sock.bind(path)
+    if opts.user:
+        os.chown(path, opts.user[0], opts.user[1])
+
+    def wait_socket(sup):
+        try:
+            _wait_ready(sup, sock.fileno(), timeout,
+                        lambda data: any(l.strip() == b"READY=1" for l in data.split(b"\n")),
+                        recv=lambda: sock.recv(4096))
+        finally:
+            sock.close()
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+    return wait_socket
+
+
+def _wait_ready(sup, fd, timeout, is_ready, recv=None):
+    """Wait for readiness, the daemon's death or the deadline, whichever first."""
+    deadline = time.monotonic() + timeout
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    p.register(sup.wake_r, select.POLLIN)
+    seen = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise UserError("%s did not report readiness within %gs (--notify %s)"
+                            % (sup.o.exec, timeout, ":".join(str(x) for x in sup.o.notify if x is not None)))
+        for f, ev in p.poll(int(left * 1000) + 1):
+            if f == fd:
+                data = recv() if recv else os.read(fd, 4096)
+                if not data and not recv:
+                    raise UserError("%s closed its readiness fd without reporting ready" % sup.o.exec)
+                seen += data
+                if is_ready(seen):
+                    return
+            else:
+                try:
+                    os.read(sup.wake_r, 512)
+                except BlockingIOError:
+                    pass
+                try:
+                    pid, status = os.waitpid(sup.pid, os.WNOHANG)
+                except ChildProcessError:
+                    pid, status = sup.pid, 0
+                if pid == sup.pid:
+                    sup.pid = None
+                    from .supervisor import describe_status
+                    raise UserError("%s exited before it was ready (%s)"
+                                    % (sup.o.exec, describe_status(status)))

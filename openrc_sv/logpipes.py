@@ -1,0 +1,210 @@
+"""The daemon's standard input, output and error.
+
+OpenRC's supervise-daemon opens --stdout/--stderr files, and starts the
+--stdout-logger/--stderr-logger commands, afresh for every respawn: a
+logger dies with the daemon and lines in flight are lost.  Here the
+supervisor owns one pipe per stream for its whole life:
+
+  * with a logger command, the logger reads the pipe; it is started once
+    and kept across respawns of the daemon (and restarted if it dies, on
+    the same pipe, so nothing buffered is lost);
+  * with a file, the supervisor copies the pipe into the file (splice(2)
+    where available: no copy through user space) and can reopen the file
+    on request (SIGUSR1 or "reopen" on the control fifo) after rotation.
+"""
+
+import os
+import syslog
+import time
+
+from . import child
+
+_OPEN_LOG = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOCTTY
+
+
+class Stream:
+    """One of stdout/stderr: a pipe, and a file or a logger at its far end."""
+
+    def __init__(self, name, path, logger, chroot, user):
+        self.name = name
+        self.path = (chroot.rstrip("/") + path) if (path and chroot) else path
+        self.logger = logger
+        self.user = user
+        self.file_fd = None
+        self.logger_pid = None
+        self.logger_started = 0.0
+        self.r = self.w = None
+        if path or logger:
+            self.r, self.w = os.pipe2(os.O_CLOEXEC)
+        if path:
+            os.set_blocking(self.r, False)
+            self.open_file()
+
+    def open_file(self):
+        fd = os.open(self.path, _OPEN_LOG, 0o600)
+        if self.user:
+            st = os.fstat(fd)
+            if st.st_uid == 0 and st.st_size == 0:
+                # Newly made by us as root: give it to the daemon's user,
+                # as it would be had the daemon opened it (OpenRC does).
+                os.fchown(fd, self.user[0], self.user[1])
+        old, self.file_fd = self.file_fd, fd
+        if old is not None:
+            os.close(old)
+
+    def pump(self):
+        """Move what the daemon wrote into the file."""
+        while True:
+            try:
+                if _splice:
+                    n = _splice(self.r, self.file_fd, 1 << 16)
+                else:
+                    data = os.read(self.r, 1 << 16)
+                    n = len(data)
+                    if n:
+                        os.write(self.file_fd, data)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                # A full disk or a vanished file must not stop supervision:
+                # drop what we cannot write.
+                syslog.syslog(syslog.LOG_ERR, "%s: %s" % (self.path, e.strerror))
+                try:
+                    os.read(self.r, 1 << 16)
+                except OSError:
+                    pass
+                return
+            if not n:
+                return
+
+
+_splice = getattr(os, "splice", None)
+
+
+class OutputPipes:
+    def __init__(self, opts, setup):
+        self.setup = setup
+        self.stdin_path = opts.stdin
+        self.stdin_fd = None
+        self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        user = opts.user
+        self.streams = [s for s in (
+            Stream("stdout", opts.stdout, None if opts.stdout else opts.stdout_logger, opts.chroot, user),
+            Stream("stderr", opts.stderr, None if opts.stderr else opts.stderr_logger, opts.chroot, user),
+        )]
+
+    def start_loggers(self):
+        for s in self.streams:
+            if s.logger and not s.logger_pid:
+                self._start_logger(s)
+
+    def _start_logger(self, s):
+        # Like OpenRC: `sh -c CMD`, reading the pipe, in the daemon's
+        # chroot and as its user; its own output goes nowhere.
+        s.logger_pid = child.spawn(self.setup, ["/bin/sh", "-c", s.logger],
+                                   (s.r, self.devnull, self.devnull))
+        s.logger_started = time.monotonic()
+
+    def daemon_stdio(self):
+        if self.stdin_path:
+            if self.stdin_fd is None:
+                self.stdin_fd = os.open(self.stdin_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+                os.set_blocking(self.stdin_fd, True)
+            else:
+                try:
+                    os.lseek(self.stdin_fd, 0, os.SEEK_SET)
+                except OSError:
+                    pass
+        stdin = self.stdin_fd if self.stdin_fd is not None else self.devnull
+        out, err = (s.w if s.w is not None else self.devnull for s in self.streams)
+        return stdin, out, err
+
+    def poll_fds(self):
+        return [s.r for s in self.streams if s.file_fd is not None]
+
+    def pump(self, fd):
+        for s in self.streams:
+            if s.r == fd and s.file_fd is not None:
+                s.pump()
+
+    def reopen(self):
+        for s in self.streams:
+            if s.file_fd is not None:
+                try:
+                    s.pump()
+                    s.open_file()
+                    syslog.syslog(syslog.LOG_INFO, "reopened %s" % s.path)
+                except OSError as e:
+                    syslog.syslog(syslog.LOG_ERR, "unable to reopen %s: %s" % (s.path, e.strerror))
+
+    def child_exited(self, pid):
+        for s in self.streams:
+            if s.logger_pid == pid:
+                s.logger_pid = None
+                if time.monotonic() - s.logger_started < 1.0:
+                    # A logger that cannot start would spin: keep the pipe
+                    # drained into /dev/null rather than let the daemon block.
+                    syslog.syslog(syslog.LOG_ERR, "logger '%s' exits at once; its output "
+                                  "is discarded" % s.logger)
+                    s.file_fd = self.devnull
+                    os.set_blocking(s.r, False)
+                    s.logger = None
+                else:
+                    self._start_logger(s)
+                return True
+        return False
+
+    def finish(self, deadline=2.0):
+        """At shutdown: flush files; close our write ends so loggers see EOF
+        and exit, and wait a little for them."""
+        for s in self.streams:
+            if s.file_fd is not None:
+                s.pump()
+            if s.w is not None:
+                os.close(s.w)
+                s.w = None
+        end = time.monotonic() + deadline
+        for s in self.streams:
+            while s.logger_pid:
+                try:
+                    pid, _ = os.waitpid(s.logger_pid, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid:
+                    break
+                if time.monotonic() > end:
+                    try:
+                        os.kill(s.logger_pid, 9)
+                        os.waitpid(s.logger_pid, 0)
+                    except OSError:
+                        pass
+                    break
+                time.sleep(0.01)
+            s.logger_pid = None
+
+    def logger_pids(self):
+        return [s.logger_pid for s in self.streams if s.logger_pid]
+
+    # re-exec ------------------------------------------------------------
+    def export(self):
+        """'r,w,pid' per stream, for a re-executed supervisor to take over."""
+        return ";".join("%s,%s,%s" % (s.r if s.r is not None else "", s.w if s.w is not None else "",
+                                      s.logger_pid or "") for s in self.streams)
+
+    def inheritable_fds(self):
+        return [fd for s in self.streams for fd in (s.r, s.w) if fd is not None]
+
+    def adopt(self, text):
+        for s, part in zip(self.streams, text.split(";")):
+            r, w, pid = part.split(",")
+            if r:
+                if s.r is not None:
+                    os.close(s.r)
+                    os.close(s.w)
+                s.r, s.w = int(r), int(w)
+                os.set_inheritable(s.r, False)
+                os.set_inheritable(s.w, False)
+                if s.file_fd is not None:
+                    os.set_blocking(s.r, False)
+            s.logger_pid = int(pid) if pid else None
+            s.logger_started = time.monotonic() - 10

@@ -1,0 +1,98 @@
+"""Stopping a daemon whose supervisor is gone, and waiting for a process
+that is not our child.
+
+When a supervisor is killed (SIGKILL, OOM), its daemon lives on.  The
+supervisor recorded the daemon's identity (pid and start time, see
+procinfo) in options/SVC/child_ident; the next start or stop finds it
+there, checks /proc that it is still that very process (a reused pid is
+never signalled), and stops it with the service's stop schedule.  So there
+is never a second copy of the daemon.
+"""
+
+import os
+import select
+import signal
+import time
+
+from . import procinfo
+
+
+def wait_gone(pid, timeout):
+    """Wait until pid has exited (or is a zombie); True if it has.
+
+    pidfd_open(2) lets poll() tell us the moment it exits: no spinning on
+    kill(pid, 0).  Kernels before 5.3 get a gently backing-off check.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        try:
+            p = select.poll()
+            p.register(fd, select.POLLIN)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return not procinfo.alive(pid)
+                try:
+                    if p.poll(int(left * 1000) + 1):
+                        return True
+                except InterruptedError:
+                    continue
+        finally:
+            os.close(fd)
+    pause = 0.005
+    while procinfo.alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+    return True
+
+
+def run_schedule(pid, steps, group=False):
+    """Apply a stop schedule to a process that is not our child.
+    Returns True once it is gone."""
+    target = -pid if group else pid
+    forever_at = None
+    i = 0
+    while True:
+        if not procinfo.alive(pid):
+            return True
+        if i >= len(steps):
+            if forever_at is not None and forever_at < len(steps):
+                i = forever_at
+                continue
+            try:
+                os.kill(target, signal.SIGKILL)
+            except OSError:
+                pass
+            return wait_gone(pid, 5)
+        kind, value = steps[i]
+        i += 1
+        if kind == "signal":
+            try:
+                os.kill(target, value)
+            except ProcessLookupError:
+                return True
+        elif kind == "timeout":
+            if wait_gone(pid, value / 1000.0):
+                return True
+        elif kind == "forever":
+            forever_at = i
+
+
+def stop_orphan(st, steps, say=None):
+    """Stop the daemon a dead supervisor left behind, if there is one."""
+    ident = st.get("child_ident")
+    if not ident or not procinfo.same_process(ident):
+        return False
+    pid = int(ident.split(":")[0])
+    if say:
+        say("%s: stopping pid %d left running by a supervisor that died" % (st.name, pid))
+    run_schedule(pid, steps)
+    st.set("child_ident", None)
+    st.set("child_pid", None)
+    return True

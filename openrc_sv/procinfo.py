@@ -1,0 +1,90 @@
+"""What /proc says about a process: alive or not, and which process it is.
+
+A pid alone is not an identity: after a supervisor dies, its daemon's pid
+may be reused.  We pair the pid with the process's start time (field 22 of
+/proc/PID/stat, in clock ticks since boot), which no later process with
+the same pid can share.
+"""
+
+import os
+
+
+def _stat_fields(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # comm (field 2) may contain spaces and ')': split after the last ')'.
+    return data[data.rindex(b")") + 2:].split()
+
+
+def start_ticks(pid):
+    """The process's start time in clock ticks since boot, or None if gone."""
+    f = _stat_fields(pid)
+    return int(f[19]) if f else None
+
+
+def state(pid):
+    f = _stat_fields(pid)
+    return f[0].decode() if f else None
+
+
+def alive(pid):
+    """Running and not a zombie."""
+    s = state(pid)
+    return s is not None and s not in ("Z", "X")
+
+
+def identity(pid):
+    """'PID:TICKS' for a live process, or None."""
+    t = start_ticks(pid)
+    return "%d:%d" % (pid, t) if t is not None else None
+
+
+def same_process(ident):
+    """Is the process named by identity() still the one that is running?"""
+    if not ident or ":" not in ident:
+        return False
+    pid_s, ticks = ident.split(":", 1)
+    try:
+        pid = int(pid_s)
+    except ValueError:
+        return False
+    return pid > 1 and alive(pid) and str(start_ticks(pid)) == ticks
+
+
+def read_pidfile(path):
+    try:
+        with open(path) as f:
+            text = f.read().split()
+        return int(text[0]) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return []
+
+
+def boot_time():
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("btime "):
+                return int(line.split()[1])
+    return 0
+
+
+def uptime_of(pid):
+    """Seconds the process has been running, or None."""
+    t = start_ticks(pid)
+    if t is None:
+        return None
+    hz = os.sysconf("SC_CLK_TCK")
+    with open("/proc/uptime") as f:
+        up = float(f.read().split()[0])
+    return max(0.0, up - t / hz)

@@ -1,0 +1,234 @@
+"""The supervise-daemon command line, parsed the way OpenRC's C binary does.
+
+    supervise-daemon SVCNAME --start|--stop|--signal SIG [options] [--] CMD [ARGS...]
+
+GNU getopt rules (options may follow the command; `--` ends them), because
+/lib/rc/sh/supervise-daemon.sh passes `... $command -- $command_args`.  We use
+the stdlib getopt module rather than argparse: this runs in the supervisor
+process, which must stay small.
+
+Every value is converted here, once, with openrc_sv.convert; a bad one is
+a UserError naming the option and the value.
+"""
+
+import getopt
+import os
+import signal
+
+from . import convert
+from .errors import UsageError, UserError
+
+SHORT = "a:A:D:d:e:Gg:I:Kk:m:N:p:P:R:r:s:Su:0:1:2:3vqChVU"
+LONG = [
+    "healthcheck-timer=", "healthcheck-delay=", "healthcheck-timeout=",
+    "capabilities=", "secbits=", "no-new-privs", "no_new_privs",
+    "respawn-delay=", "respawn-delay-step=", "respawn-delay-cap=",
+    "respawn-max=", "respawn-period=", "retry=", "chdir=", "chroot=", "env=",
+    "user=", "group=", "umask=", "nicelevel=", "ionice=", "oom-score-adj=",
+    "stdin=", "stdout=", "stderr=", "stdout-logger=", "stderr-logger=",
+    "pidfile=", "notify=", "notify-timeout=", "stop-group", "reexec",
+    "start", "stop", "signal=", "verbose", "quiet", "nocolor", "help", "version",
+    "user-mode",
+]
+# 0.45's supervise-daemon.sh passes --no_new_privs (sic); C getopt rejects it,
+# we accept it.  -U is OpenRC's --user (user mode) in newer builds' common
+# options; here --user takes an argument, as in the man page.
+
+
+class Options:
+    """Everything the command line said, converted.  Plain attributes."""
+
+    def __init__(self):
+        self.svcname = None
+        self.mode = None                  # start | stop | signal | reexec
+        self.signal = int(signal.SIGTERM)
+        self.exec = None
+        self.args = []
+        self.healthcheck_timer_ms = 0
+        self.healthcheck_delay_ms = 0
+        self.healthcheck_timeout_ms = 0
+        self.respawn_delay_ms = 0
+        self.respawn_delay_step_ms = 0
+        self.respawn_delay_cap_ms = 0
+        self.respawn_max = 10
+        self.respawn_period_ms = 0        # 0: the whole lifetime
+        self.retry = None                 # list of steps, None: default
+        self.retry_text = None
+        self.chdir = None
+        self.chroot = None
+        self.env = []
+        self.user = None                  # (uid, gid, name, home)
+        self.group = None                 # gid from --group
+        self.umask = None
+        self.nicelevel = None
+        self.ionice = None
+        self.oom_score_adj = None
+        self.capabilities = None
+        self.secbits = None
+        self.no_new_privs = False
+        self.stdin = None
+        self.stdout = None
+        self.stderr = None
+        self.stdout_logger = None
+        self.stderr_logger = None
+        self.pidfile = None
+        self.notify = None
+        self.notify_timeout_ms = 60000
+        self.stop_group = False
+        self.verbose = False
+        self.quiet = False
+
+    @property
+    def argv(self):
+        return [self.exec] + self.args
+
+    def stop_schedule(self):
+        if self.retry is not None:
+            return self.retry
+        return convert.retry_schedule("--retry", "5")
+
+
+def _mode(opts, mode, flag):
+    if opts.mode and opts.mode != mode:
+        raise UsageError("%s cannot be combined with --%s" % (flag, opts.mode))
+    opts.mode = mode
+
+
+def parse(argv, environ=None):
+    """argv without the program name; returns Options or raises UserError."""
+    env = os.environ if environ is None else environ
+    opts = Options()
+    svc = env.get("RC_SVCNAME")
+    if not svc:
+        raise UserError("RC_SVCNAME is not set: supervise-daemon is run by openrc-run "
+                        "(or set RC_SVCNAME=SVCNAME and pass SVCNAME first)")
+    if not argv or argv[0] != svc:
+        raise UserError("the first argument must be the service name '%s' (RC_SVCNAME), not '%s'"
+                        % (svc, argv[0] if argv else ""))
+    opts.svcname = svc
+    # Variables first, so that the command line takes precedence.
+    if env.get("SSD_NICELEVEL"):
+        opts.nicelevel = convert.integer("SSD_NICELEVEL", env["SSD_NICELEVEL"], -20, 19)
+    if env.get("SSD_IONICELEVEL"):
+        opts.ionice = convert.ionice("SSD_IONICELEVEL", env["SSD_IONICELEVEL"])
+    if env.get("SSD_OOM_SCORE_ADJ"):
+        opts.oom_score_adj = convert.integer("SSD_OOM_SCORE_ADJ", env["SSD_OOM_SCORE_ADJ"], -1000, 1000)
+    try:
+        pairs, rest = getopt.gnu_getopt(argv[1:], SHORT, LONG)
+    except getopt.GetoptError as e:
+        raise UsageError("%s (see man supervise-daemon)" % e)
+    user_text = None
+    for flag, val in pairs:
+        _apply(opts, flag, val)
+        if flag in ("-u", "--user"):
+            user_text = val
+    if opts.mode is None:
+        raise UsageError("one of --start, --stop or --signal is required")
+    if opts.mode in ("start", "reexec"):
+        if not rest:
+            raise UserError("nothing to start: no command given")
+        opts.exec, opts.args = rest[0], rest[1:]
+        if opts.exec.startswith("~"):
+            opts.exec = os.path.expanduser(opts.exec)
+    if user_text is not None:
+        opts.user = convert.user_group("--user", user_text)
+    if opts.group is not None and opts.user is not None:
+        opts.user = (opts.user[0], opts.group) + opts.user[2:]
+    if opts.respawn_delay_step_ms and not opts.respawn_delay_cap_ms:
+        # OpenRC: the cap defaults to respawn-period; an uncapped linear
+        # backoff would grow without bound.
+        opts.respawn_delay_cap_ms = opts.respawn_period_ms or 3600000
+    if not opts.healthcheck_timeout_ms:
+        opts.healthcheck_timeout_ms = opts.healthcheck_timer_ms or opts.healthcheck_delay_ms
+    return opts
+
+
+def _apply(o, flag, val):
+    f = flag
+    if f in ("-a", "--healthcheck-timer"):
+        o.healthcheck_timer_ms = convert.duration_ms(f, val, minimum=1)
+    elif f in ("-A", "--healthcheck-delay"):
+        o.healthcheck_delay_ms = convert.duration_ms(f, val, minimum=1)
+    elif f == "--healthcheck-timeout":
+        o.healthcheck_timeout_ms = convert.duration_ms(f, val, minimum=1)
+    elif f in ("-D", "--respawn-delay"):
+        o.respawn_delay_ms = convert.duration_ms(f, val)
+    elif f == "--respawn-delay-step":
+        o.respawn_delay_step_ms = convert.duration_ms(f, val)
+    elif f == "--respawn-delay-cap":
+        o.respawn_delay_cap_ms = convert.duration_ms(f, val)
+    elif f in ("-m", "--respawn-max"):
+        o.respawn_max = convert.count(f, val)
+    elif f in ("-P", "--respawn-period"):
+        o.respawn_period_ms = convert.duration_ms(f, val, minimum=1)
+    elif f in ("-R", "--retry"):
+        o.retry_text = val
+        o.retry = convert.retry_schedule(f, val)
+    elif f in ("-d", "--chdir"):
+        o.chdir = os.path.expanduser(val) if val.startswith("~") else val
+    elif f in ("-r", "--chroot"):
+        o.chroot = val
+    elif f in ("-e", "--env"):
+        o.env.append(convert.env_assignment(f, val))
+    elif f in ("-u", "--user"):
+        pass  # resolved after the loop, once --group is known
+    elif f in ("-g", "--group"):
+        o.group = convert.group_id(f, val)
+    elif f in ("-k", "--umask"):
+        o.umask = convert.umask(f, val)
+    elif f in ("-N", "--nicelevel"):
+        o.nicelevel = convert.integer(f, val, -20, 19)
+    elif f in ("-I", "--ionice"):
+        o.ionice = convert.ionice(f, val)
+    elif f == "--oom-score-adj":
+        o.oom_score_adj = convert.integer(f, val, -1000, 1000)
+    elif f == "--capabilities":
+        if val.strip():
+            from . import privs
+            o.capabilities = privs.parse_iab(f, val)
+    elif f == "--secbits":
+        if val.strip():
+            try:
+                o.secbits = int(val, 0)
+            except ValueError:
+                raise UserError("%s: invalid value '%s' (expected a number, e.g. 0x2f)" % (f, val))
+    elif f in ("--no-new-privs", "--no_new_privs"):
+        o.no_new_privs = True
+    elif f in ("-0", "--stdin"):
+        o.stdin = val
+    elif f in ("-1", "--stdout"):
+        o.stdout = val or None
+    elif f in ("-2", "--stderr"):
+        o.stderr = val or None
+    elif f == "--stdout-logger":
+        o.stdout_logger = val or None
+    elif f == "--stderr-logger":
+        o.stderr_logger = val or None
+    elif f in ("-p", "--pidfile"):
+        o.pidfile = val
+    elif f == "--notify":
+        o.notify = convert.notify(f, val)
+    elif f == "--notify-timeout":
+        o.notify_timeout_ms = convert.duration_ms(f, val, minimum=1)
+    elif f in ("-G", "--stop-group"):
+        o.stop_group = True
+    elif f in ("-S", "--start"):
+        _mode(o, "start", f)
+    elif f in ("-K", "--stop"):
+        _mode(o, "stop", f)
+    elif f in ("-s", "--signal"):
+        _mode(o, "signal", f)
+        o.signal = convert.signal_number(f, val)
+    elif f in ("-3", "--reexec"):
+        _mode(o, "reexec", f)
+    elif f in ("-v", "--verbose"):
+        o.verbose = True
+    elif f in ("-q", "--quiet"):
+        o.quiet = True
+    elif f in ("-h", "--help"):
+        raise UsageError("usage: supervise-daemon SVCNAME --start [options] COMMAND [-- ARGS] | "
+                         "--stop | --signal SIG (see man supervise-daemon)")
+    elif f in ("-V", "--version"):
+        from . import __version__
+        raise UserError("supervise-daemon (openrc-sv) %s" % __version__, exit_code=0)
+    # -C/--nocolor, -U/--user-mode: accepted for compatibility, nothing to do.

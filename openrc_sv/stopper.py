@@ -1,0 +1,66 @@
+"""The stop schedule (--retry), as a policy object driven by the event loop.
+
+Steps are ("signal", N), ("timeout", ms) and ("forever", None), from
+openrc_sv.convert.retry_schedule.  begin() sends signals up to the first
+timeout and sets ``deadline``; the loop calls advance() when the deadline
+passes.  The daemon's exit is noticed by the loop (waitpid), not by polling
+kill(pid, 0): OpenRC's C supervisor polls, and since the daemon is its own
+unreaped child, a zombie, it always waits out the whole timeout.
+
+When the schedule runs out with the daemon still alive, we send SIGKILL:
+a stop must stop (OpenRC would leave the daemon running, orphaned).
+"""
+
+import os
+import signal
+import syslog
+
+
+class StopSchedule:
+    def __init__(self, steps, pid, group=False):
+        self.steps = list(steps)
+        self.pid = pid
+        self.group = group
+        self.i = 0
+        self.deadline = None
+        try:
+            self.repeat_from = next(i for i, (k, _) in enumerate(self.steps) if k == "forever") + 1
+        except StopIteration:
+            self.repeat_from = None
+
+    def _send(self, sig, log):
+        target = -self.pid if self.group else self.pid
+        try:
+            os.kill(target, sig)
+            log(syslog.LOG_INFO, "sent signal %d to %s %d" % (sig, "group" if self.group else "pid", self.pid))
+        except ProcessLookupError:
+            pass
+        except OSError as e:
+            log(syslog.LOG_ERR, "unable to send signal %d to %d: %s" % (sig, self.pid, e.strerror))
+
+    def begin(self, now, log):
+        self.i = 0
+        self._run(now, log)
+
+    def advance(self, now, log):
+        self.deadline = None
+        self._run(now, log)
+
+    def _run(self, now, log):
+        while True:
+            if self.i >= len(self.steps):
+                if self.repeat_from is not None and self.repeat_from < len(self.steps):
+                    self.i = self.repeat_from
+                    continue
+                if self.repeat_from is not None:
+                    return              # "forever" last: wait for the exit however long
+                log(syslog.LOG_WARNING, "pid %d survived the stop schedule, sending KILL" % self.pid)
+                self._send(signal.SIGKILL, log)
+                return
+            kind, value = self.steps[self.i]
+            self.i += 1
+            if kind == "signal":
+                self._send(value, log)
+            elif kind == "timeout":
+                self.deadline = now + value / 1000.0
+                return

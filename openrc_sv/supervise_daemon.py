@@ -1,0 +1,308 @@
+"""supervise-daemon: a drop-in for OpenRC's, in Python.
+
+    supervise-daemon SVC --start [options] CMD [--] [ARGS]   start and supervise
+    supervise-daemon SVC --stop                              stop both
+    supervise-daemon SVC --signal SIG                        signal the daemon
+
+`--start` validates everything first (bad input never leaves a process or
+a file behind), then forks the supervisor, which forks and execs the
+daemon and reports back through a pipe: the exec error of a command that
+cannot run, or a readiness timeout, makes `--start` fail.
+
+The supervisor is this same process after fork, so only what it needs is
+imported at module level.
+"""
+
+import os
+import sys
+
+from . import procinfo, sd_args
+from .errors import UserError
+from .rcstate import ServiceState, write_atomic
+
+PROG = "supervise-daemon"
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts = sd_args.parse(argv)
+        if opts.mode == "start":
+            return start(opts)
+        if opts.mode == "stop":
+            return stop(opts)
+        if opts.mode == "signal":
+            return send_signal(opts)
+        return reexec(opts)
+    except UserError as e:
+        if e.exit_code == 0:
+            print(e.message)
+            return 0
+        sys.stderr.write(" * %s: %s\n" % (PROG, e.message))
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def default_pidfile(svc):
+    return "/var/run/supervise-%s.pid" % svc
+
+
+# -- start ---------------------------------------------------------------
+
+def resolve_exec(opts):
+    """Check the command exists, is a file and is executable, as the daemon
+    will see it (inside --chroot); OpenRC only checks that it exists."""
+    exe = opts.exec
+    root = (opts.chroot or "").rstrip("/")
+    if "/" in exe:
+        candidates = [exe]
+    else:
+        candidates = [os.path.join(d, exe) for d in
+                      os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":") if d]
+    for c in candidates:
+        full = root + c if root and c.startswith("/") else c
+        if os.path.isdir(full):
+            if "/" in exe:
+                raise UserError("%s: is a directory, not a command" % full)
+            continue
+        if os.path.exists(full):
+            if not os.access(full, os.X_OK):
+                raise UserError("%s: is not executable (chmod +x it, or fix command=)" % full)
+            return c
+    raise UserError("%s: command not found%s" % (exe, " in the chroot %s" % root if root else ""))
+
+
+def supervisor_alive(st, pidfile):
+    """The pid of the running supervisor for this service, or None.
+
+    The pidfile alone is not trusted: its pid may have been reused since a
+    supervisor died, so it must be a supervise-daemon for this service
+    (ours records its identity; OpenRC's is recognised by its command line).
+    """
+    pid = procinfo.read_pidfile(pidfile)
+    if not pid or pid <= 1 or not procinfo.alive(pid):
+        return None
+    ident = st.get("supervisor_ident")
+    if ident and procinfo.same_process(ident):
+        return pid
+    cmd = procinfo.cmdline(pid)
+    if any(a.endswith("supervise-daemon") for a in cmd[:2]) and st.name in cmd[1:3]:
+        return pid
+    return None
+
+
+def start(opts):
+    st = ServiceState(opts.svcname)
+    resolve_exec(opts)
+    pidfile = opts.pidfile or default_pidfile(opts.svcname)
+    if opts.stdin and not os.access(opts.stdin, os.R_OK):
+        raise UserError("--stdin: cannot read '%s'" % opts.stdin)
+    for flag, path in (("--stdout", opts.stdout), ("--stderr", opts.stderr)):
+        if path:
+            d = os.path.dirname((opts.chroot or "").rstrip("/") + path) or "."
+            if not os.path.isdir(d):
+                raise UserError("%s: directory '%s' does not exist" % (flag, d))
+    pid = supervisor_alive(st, pidfile)
+    if pid:
+        raise UserError("%s is already running (supervisor pid %d)" % (opts.exec, pid))
+    from . import orphans
+    orphans.stop_orphan(st, opts.stop_schedule(), say=_say)
+
+    written = []
+    fifo = st.fifo_path()
+    try:
+        _claim_pidfile(pidfile)
+        written.append(pidfile)
+        _make_fifo(fifo)
+        written.append(fifo)
+        values = {
+            "pidfile": pidfile,
+            "respawn_delay": _raw(opts.respawn_delay_ms),
+            "respawn_period": _raw(opts.respawn_period_ms),
+            "respawn_delay_step": str(opts.respawn_delay_step_ms),
+            "respawn_delay_cap": str(opts.respawn_delay_cap_ms),
+            "respawn_max": str(opts.respawn_max),
+            "exec": opts.exec,
+            "argc": str(len(opts.argv)),
+        }
+        if opts.retry_text:
+            values["retry"] = opts.retry_text
+        for i, a in enumerate(opts.argv):
+            values["argv_%d" % i] = a
+        st.set_many(values)
+        keys = list(values)
+        return _fork_supervisor(opts, st, pidfile, fifo, keys, written)
+    except BaseException:
+        _undo(st, written, locals().get("keys", []))
+        raise
+
+
+def _raw(ms):
+    from .convert import format_ms
+    return "0" if not ms else (str(ms // 1000) if ms % 1000 == 0 else format_ms(ms))
+
+
+def _claim_pidfile(path):
+    d = os.path.dirname(path) or "."
+    try:
+        if os.path.islink(path):
+            raise UserError("--pidfile: '%s' is a symbolic link; refusing to write through it" % path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        os.close(fd)
+    except OSError as e:
+        raise UserError("--pidfile: cannot write '%s': %s%s" % (
+            path, e.strerror, "" if os.path.isdir(d) else " (no directory %s)" % d))
+
+
+def _make_fifo(path):
+    import stat
+    try:
+        os.mkfifo(path, 0o600)
+    except FileExistsError:
+        st = os.lstat(path)
+        if not stat.S_ISFIFO(st.st_mode):
+            raise UserError("control fifo %s exists and is not a fifo: remove it" % path)
+    except OSError as e:
+        raise UserError("unable to create control fifo %s: %s" % (path, e.strerror))
+    os.chmod(path, 0o600)
+    os.chown(path, os.geteuid(), os.getegid())
+
+
+def _undo(st, paths, keys):
+    for p in paths:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+    for k in keys:
+        st.set(k, None)
+
+
+def _fork_supervisor(opts, st, pidfile, fifo, keys, written):
+    r, w = os.pipe2(os.O_CLOEXEC)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        from . import daemonize
+        daemonize.run_supervisor(opts, st, pidfile, w, keys, written)   # never returns
+    os.close(w)
+    message = _read_report(r, opts)
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    if message == "OK":
+        return 0
+    _undo(st, written, keys)
+    raise UserError(message or "the supervisor died while starting %s" % opts.exec)
+
+
+def _read_report(fd, opts):
+    """What the supervisor says about the start: "OK", or why it failed."""
+    import select
+    timeout = (opts.notify_timeout_ms + 30000) if opts.notify else 60000
+    chunks = []
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        if not poller.poll(timeout):
+            os.close(fd)
+            return "no word from the supervisor after %ds" % (timeout // 1000)
+        data = os.read(fd, 4096)
+        if not data:
+            break
+        chunks.append(data)
+    os.close(fd)
+    return b"".join(chunks).decode(errors="replace").strip()
+
+
+# -- stop ------------------------------------------------------------------
+
+def stop(opts):
+    st = ServiceState(opts.svcname)
+    pidfile = opts.pidfile or st.get("pidfile") or default_pidfile(opts.svcname)
+    schedule = _stored_schedule(st, opts)
+    pid = supervisor_alive(st, pidfile)
+    if pid:
+        from . import orphans
+        os.kill(pid, 15)
+        # The supervisor runs the stop schedule; give it that long and a
+        # margin, then take over: a stop must never hang (OpenRC's polls
+        # kill(pid, 0) forever when its supervisor is stuck).
+        limit = sum(v for k, v in schedule if k == "timeout") / 1000.0 + 10
+        if not orphans.wait_gone(pid, limit):
+            _say("the supervisor (pid %d) did not stop within %ds; killing it" % (pid, limit))
+            try:
+                os.kill(pid, 9)
+            except ProcessLookupError:
+                pass
+            orphans.wait_gone(pid, 5)
+    from . import orphans
+    orphans.stop_orphan(st, schedule, say=_say)
+    try:
+        os.unlink(pidfile)
+    except OSError:
+        pass
+    argv = [opts.exec] + opts.args if opts.exec else None
+    st.daemon_set(st.get("exec") or opts.exec, argv, pidfile, False)
+    st.mark("stopped")
+    return 0
+
+
+def _stored_schedule(st, opts):
+    if opts.retry is not None:
+        return opts.retry
+    text = st.get("retry")
+    if text:
+        from .convert import retry_schedule
+        try:
+            return retry_schedule("retry", text)
+        except UserError:
+            pass
+    return opts.stop_schedule()
+
+
+def _say(msg):
+    sys.stderr.write(" * %s: %s\n" % (PROG, msg))
+
+
+# -- signal ------------------------------------------------------------------
+
+def send_signal(opts):
+    st = ServiceState(opts.svcname)
+    path = st.fifo_path()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        raise UserError("no supervisor is listening on %s (%s): is %s started?"
+                        % (path, e.strerror, opts.svcname))
+    try:
+        os.write(fd, b"sig %d" % opts.signal)
+    except OSError as e:
+        raise UserError("error writing to control fifo %s: %s" % (path, e.strerror))
+    finally:
+        os.close(fd)
+    return 0
+
+
+# -- reexec ----------------------------------------------------------------------
+
+def reexec(opts):
+    spec = os.environ.pop("OPENRC_SV_REEXEC", None)
+    if not spec:
+        raise UserError("--reexec is used internally (send SIGHUP to a running supervisor instead)")
+    from . import daemonize
+    return daemonize.resume_supervisor(opts, ServiceState(opts.svcname), spec)
+
+
+def write_pidfile(path, pid):
+    if os.path.islink(path):
+        os.unlink(path)
+    write_atomic(path, "%d\n" % pid)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
