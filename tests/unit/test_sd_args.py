@@ -1,0 +1,110 @@
+"""The supervise-daemon command line, as /lib/rc/sh/supervise-daemon.sh builds it."""
+
+import pytest
+
+from openrc_sv import sd_args
+from openrc_sv.errors import UsageError, UserError
+
+ENV = {"RC_SVCNAME": "foo"}
+
+
+def parse(*argv, env=ENV):
+    return sd_args.parse(list(argv), env)
+
+
+def test_openrc_045_start_line():
+    # What supervise_start() of OpenRC 0.45 passes for a typical script.
+    o = parse("foo", "--start", "--retry", "TERM/3/KILL/5", "--chdir", "/tmp",
+              "--respawn-delay", "2", "--respawn-max", "4", "--respawn-period", "60",
+              "--healthcheck-delay", "5", "--healthcheck-timer", "10", "--no_new_privs",
+              "--user", "root", "--umask", "027", "/bin/sleep", "--", "100", "-x")
+    assert o.mode == "start"
+    assert o.argv == ["/bin/sleep", "100", "-x"]
+    assert o.respawn_delay_ms == 2000 and o.respawn_max == 4 and o.respawn_period_ms == 60000
+    assert o.healthcheck_delay_ms == 5000 and o.healthcheck_timer_ms == 10000
+    assert o.healthcheck_timeout_ms == 10000      # defaults to the timer
+    assert o.no_new_privs and o.umask == 0o27 and o.user[0] == 0 and o.chdir == "/tmp"
+    assert o.retry == [("signal", 15), ("timeout", 3000), ("signal", 9), ("timeout", 5000)]
+
+
+def test_upstream_start_line_with_new_options():
+    o = parse("foo", "--start", "--stdout-logger", "logger -t foo", "--notify", "fd:3",
+              "--stop-group", "--respawn-delay-step", "1sec", "--respawn-delay-cap", "10sec",
+              "--capabilities", "^cap_net_bind_service", "--secbits", "0x2f", "--no-new-privs",
+              "--oom-score-adj", "-500", "--nicelevel", "5", "--ionice", "2:3",
+              "/bin/true", "--")
+    assert o.stdout_logger == "logger -t foo" and o.notify == ("fd", 3) and o.stop_group
+    assert o.respawn_delay_step_ms == 1000 and o.respawn_delay_cap_ms == 10000
+    assert o.capabilities[1] == {10} and o.secbits == 0x2f
+    assert (o.oom_score_adj, o.nicelevel, o.ionice) == (-500, 5, (2, 3))
+
+
+def test_short_options_and_args_after_command():
+    # GNU getopt, as OpenRC: options may follow the command; after `--`
+    # everything is the daemon's, even words that look like options.
+    o = parse("foo", "-S", "/bin/echo", "-D", "500ms", "-m", "0", "--", "-n", "a b", "c")
+    assert o.argv == ["/bin/echo", "-n", "a b", "c"]
+    assert o.respawn_delay_ms == 500 and o.respawn_max == 0
+
+
+def test_stop_and_signal_modes():
+    assert parse("foo", "--stop").mode == "stop"
+    o = parse("foo", "--signal", "HUP")
+    assert (o.mode, o.signal) == ("signal", 1)
+
+
+def test_rc_svcname_must_be_set_and_match():
+    with pytest.raises(UserError, match="RC_SVCNAME is not set"):
+        parse("foo", "--stop", env={})
+    with pytest.raises(UserError, match="must be the service name 'foo'"):
+        parse("bar", "--stop")
+
+
+def test_ssd_variables_and_command_line_precedence():
+    env = dict(ENV, SSD_NICELEVEL="3", SSD_IONICELEVEL="2:1", SSD_OOM_SCORE_ADJ="100")
+    o = parse("foo", "--start", "-N", "7", "/bin/true", env=env)
+    assert (o.nicelevel, o.ionice, o.oom_score_adj) == (7, (2, 1), 100)
+    with pytest.raises(UserError, match="SSD_NICELEVEL"):
+        parse("foo", "--start", "/bin/true", env=dict(ENV, SSD_NICELEVEL="loud"))
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--respawn-delay", "soon"], "--respawn-delay"),
+    (["--respawn-max", "-1"], "--respawn-max"),
+    (["--respawn-max", "ten"], "--respawn-max"),
+    (["--respawn-period", "0"], "--respawn-period"),
+    (["--healthcheck-timer", "0"], "--healthcheck-timer"),
+    (["--retry", "TERM/soon"], "--retry"),
+    (["--umask", "999"], "--umask"),
+    (["--user", "nosuchuser"], "user 'nosuchuser' not found"),
+    (["--group", "nosuchgroup"], "group 'nosuchgroup' not found"),
+    (["--ionice", "9"], "--ionice"),
+    (["--notify", "fd:x"], "--notify"),
+    (["--capabilities", "cap_fly"], "unknown capability"),
+    (["--env", "NOEQUALS"], "--env"),
+])
+def test_bad_values_name_the_option(argv, needle):
+    with pytest.raises(UserError) as e:
+        parse("foo", "--start", *argv, "/bin/true")
+    assert needle in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_unknown_option_is_a_usage_error():
+    with pytest.raises(UsageError):
+        parse("foo", "--start", "--frobnicate", "/bin/true")
+
+
+def test_conflicting_modes():
+    with pytest.raises(UsageError, match="cannot be combined"):
+        parse("foo", "--start", "--stop", "/bin/true")
+
+
+def test_start_needs_a_command():
+    with pytest.raises(UserError, match="nothing to start"):
+        parse("foo", "--start")
+
+
+def test_default_stop_schedule_is_term_5_then_kill():
+    o = parse("foo", "--stop")
+    assert o.stop_schedule() == [("signal", 15), ("timeout", 5000), ("signal", 9), ("timeout", 5000)]
