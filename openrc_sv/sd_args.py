@@ -106,6 +106,7 @@ def parse(argv, environ=None):
         raise UserError("the first argument must be the service name '%s' (RC_SVCNAME), not '%s'"
                         % (svc, argv[0] if argv else ""))
     opts.svcname = svc
+    opts.raw_argv = list(argv)
     # Variables first, so that the command line takes precedence.
     if env.get("SSD_NICELEVEL"):
         opts.nicelevel = convert.integer("SSD_NICELEVEL", env["SSD_NICELEVEL"], -20, 19)

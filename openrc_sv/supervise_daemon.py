@@ -183,17 +183,18 @@ def _fork_supervisor(opts, st, pidfile, fifo, keys, written):
     r, w = os.pipe2(os.O_CLOEXEC)
     sys.stdout.flush()
     sys.stderr.flush()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        from . import daemonize
-        daemonize.run_supervisor(opts, st, pidfile, w, keys, written)   # never returns
+    from . import forkserver
+    argv = [os.path.abspath(sys.argv[0])] + list(opts.raw_argv)
+    if not forkserver.request(argv, w, keys, written):
+        # No fork server: fork the supervisor ourselves (heavier: it keeps
+        # this whole interpreter to itself).
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            from . import daemonize
+            daemonize.run_supervisor(opts, st, pidfile, w, keys, written)   # never returns
     os.close(w)
     message = _read_report(r, opts)
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
     if message == "OK":
         return 0
     _undo(st, written, keys)
