@@ -25,6 +25,8 @@ import sys
 import sysconfig
 import time
 
+from openrc_sv import nsroot
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
@@ -82,12 +84,7 @@ class Sandbox:
     def start(self):
         staging = "-"
         if self.supervisor == "ours":
-            staging = os.path.join(self.tmp, "rc-sbin")
-            os.makedirs(staging, exist_ok=True)
-            src = os.path.join(self.libexec, "sbin")
-            for n in os.listdir(src):
-                shutil.copy2(os.path.join(src, n), os.path.join(staging, n), follow_symlinks=False)
-            os.symlink(our_script("supervise-daemon"), os.path.join(staging, "supervise-daemon"))
+            staging = nsroot.stage_sbin(self.libexec, self.tmp)
         self.proc = subprocess.Popen(
             ["unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private",
              sys.executable, os.path.join(HERE, "ns_init.py"), self.libexec, staging],

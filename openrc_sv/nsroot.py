@@ -1,0 +1,77 @@
+"""A private OpenRC world: what PID 1 of a fresh mount+PID namespace does.
+
+Used by the demo and by the test sandbox.  Run under
+`unshare --mount --pid --fork --mount-proc`, it hides everything a service
+writes behind tmpfs (nothing reaches the host), initialises /run/openrc so
+that real `rc-service` works without OpenRC having booted, optionally makes
+our supervise-daemon the one openrc-run finds, and then reaps orphans:
+supervisors daemonize and are re-parented to PID 1, and an unreaped zombie
+still answers kill(pid, 0) (OpenRC's C `--stop` would wait on it forever).
+When PID 1 exits the kernel kills everything left in the namespace.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sysconfig
+
+PRIVATE = ["/run", "/etc/init.d", "/etc/conf.d", "/etc/rc.conf.d",
+           "/etc/sv", "/etc/monit-files", "/var/log/openrc-sv"]
+
+STATE_DIRS = ("started", "starting", "stopping", "inactive", "wasinactive", "failed",
+              "exclusive", "options", "daemons", "scheduled", "tmp", "hotplugged")
+
+
+def our_script(name):
+    """An installed console script of ours, next to this interpreter."""
+    path = os.path.join(sysconfig.get_path("scripts"), name)
+    return path if os.path.exists(path) else None
+
+
+def stage_sbin(libexec, workdir):
+    """A copy of $RC_LIBEXECDIR/sbin with our supervise-daemon linked in,
+    to bind over the real one inside the namespace."""
+    staging = os.path.join(workdir, "rc-sbin")
+    os.makedirs(staging, exist_ok=True)
+    src = os.path.join(libexec, "sbin")
+    for n in os.listdir(src):
+        dst = os.path.join(staging, n)
+        if not os.path.lexists(dst):
+            shutil.copy2(os.path.join(src, n), dst, follow_symlinks=False)
+    link = os.path.join(staging, "supervise-daemon")
+    if not os.path.lexists(link):
+        os.symlink(our_script("supervise-daemon"), link)
+    return staging
+
+
+def setup_world(libexec, staging_sbin=None):
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    for d in PRIVATE:
+        os.makedirs(d, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", d], check=True)
+    for d in STATE_DIRS:
+        os.makedirs(os.path.join("/run/openrc", d), exist_ok=True)
+    with open("/run/openrc/softlevel", "w") as f:
+        f.write("default")
+    os.makedirs("/run/lock", exist_ok=True)
+    if staging_sbin:
+        subprocess.run(["mount", "--bind", staging_sbin, os.path.join(libexec, "sbin")], check=True)
+
+
+def reap_forever(stop_when=None):
+    """Reap children until killed, or until pid ``stop_when`` exits
+    (then return its exit status)."""
+    # SIGCHLD stays blocked and is taken with sigwait(): one that arrives
+    # between waitpid() and the sleep stays pending, never lost.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    while True:
+        try:
+            while True:
+                pid, status = os.waitpid(-1, 0)
+                if stop_when is not None and pid == stop_when:
+                    return os.waitstatus_to_exitcode(status)
+        except ChildProcessError:
+            if stop_when is not None:
+                return 1
+            signal.sigwait({signal.SIGCHLD})
