@@ -1,0 +1,223 @@
+# openrc-sv runscript plugin (openrc-sv-plugin 1)
+#
+# Installed as /etc/rc.conf.d/openrc-sv.conf by `openrc-sv setup --plugin`;
+# openrc-run sources every /etc/rc.conf.d/*.conf after openrc-run.sh has
+# defined its default_start/default_stop/default_status and before the
+# supervisor modules and the service script.  Redefining those three here
+# (plus default_reload and reload, which OpenRC 0.45 lacks) lets
+#
+#     supervisor=openrc-sv
+#     sv_backend=native        # or runit, monit
+#
+# in an init script or its conf.d run the service through `openrc-sv`, while
+# every other supervisor= value is dispatched exactly as openrc-run.sh does.
+# The supervisor variable is read when the function runs, so start_pre() or
+# conf.d may still change it.
+#
+# Only function definitions and one assignment live at the top level:
+# `openrc-sv` also sources this file to borrow _openrc_sv_dump.
+#
+# To use `rc-service SVC reload`, the script must list reload in
+# extra_started_commands: openrc-run only runs listed commands.
+
+# The openrc-sv command.  `openrc-sv setup --plugin` replaces this line with
+# the absolute path of the command that installed it, because openrc-run
+# filters PATH and a virtualenv's bin/ is not on it.
+_openrc_sv_bin=openrc-sv
+
+# ---------------------------------------------------------------------------
+# The model, as this very shell evaluated it.
+#
+# _openrc_sv_dump writes NUL-separated records to stdout:
+#     openrc-sv-model 1           header and format version
+#     V NAME VALUE                every set shell variable
+#     A WORD                      one word of command_args command_args_foreground
+#     E VARIABLE MESSAGE          the shell could not evaluate VARIABLE
+#     F NAME                      the script itself defines function NAME
+#     END                         nothing was cut short
+# A NUL cannot occur in a shell value, so no value can forge a record.
+# ---------------------------------------------------------------------------
+_openrc_sv_dump()
+{
+	printf '%s\0' openrc-sv-model 1
+
+	# `set` prints every variable as NAME='quoted value'.  A line inside a
+	# multi-line value can look like NAME=... too, so a name is kept only if
+	# such a variable is really set; the names we check are plain
+	# identifiers, so the eval below cannot run anything.
+	set | while IFS= read -r _openrc_sv_line; do
+		case "$_openrc_sv_line" in
+			[A-Za-z_]*=*) ;;
+			*) continue ;;
+		esac
+		_openrc_sv_name=${_openrc_sv_line%%=*}
+		case "$_openrc_sv_name" in
+			*[!A-Za-z0-9_]*|_openrc_sv_*) continue ;;
+		esac
+		eval "[ \"\${$_openrc_sv_name+set}\" = set ]" || continue
+		eval "printf '%s\0' V \"\$_openrc_sv_name\" \"\${$_openrc_sv_name}\""
+	done
+
+	# The daemon's arguments are the words of exactly the eval that
+	# supervise_start does: quotes inside command_args group words.  It
+	# runs in a subshell, with anything it prints sent to stderr, so that
+	# a syntax error or a stray command cannot spoil the records.
+	if ! (
+		exec 9>&1 >&2
+		eval "set -- $command_args $command_args_foreground" || exit 1
+		for _openrc_sv_word; do
+			printf '%s\0' A "$_openrc_sv_word" >&9
+		done
+	); then
+		printf '%s\0' E command_args \
+			"the shell cannot split command_args or command_args_foreground into words"
+	fi
+
+	# supervise-daemon.sh defines healthcheck() and unhealthy() as no-ops
+	# before the script is loaded, so "defined" says nothing.  Load the
+	# script again in a subshell with both removed: whatever is defined
+	# afterwards, the script defined.
+	(
+		exec 9>&1 >/dev/null 2>&1
+		unset -f healthcheck unhealthy
+		. "$RC_SERVICE"
+		for _openrc_sv_f in healthcheck unhealthy; do
+			[ "$(command -v "$_openrc_sv_f")" = "$_openrc_sv_f" ] &&
+				printf '%s\0' F "$_openrc_sv_f" >&9
+		done
+	)
+
+	printf '%s\0' END
+}
+
+# Hand the model to `openrc-sv VERB SVC` on its standard input.
+_openrc_sv_run()
+{
+	_openrc_sv_dump | "$_openrc_sv_bin" "$@" --model - "$RC_SVCNAME"
+}
+
+# ---------------------------------------------------------------------------
+# supervisor=openrc-sv
+# ---------------------------------------------------------------------------
+_openrc_sv_start()
+{
+	ebegin "Starting ${name:-$RC_SVCNAME}"
+	_openrc_sv_run start
+	eend $? "failed to start ${name:-$RC_SVCNAME}"
+}
+
+_openrc_sv_stop()
+{
+	ebegin "Stopping ${name:-$RC_SVCNAME}"
+	_openrc_sv_run stop
+	eend $? "Failed to stop ${name:-$RC_SVCNAME}"
+}
+
+_openrc_sv_reload()
+{
+	ebegin "Reloading ${name:-$RC_SVCNAME}"
+	_openrc_sv_run reload
+	eend $? "Failed to reload ${name:-$RC_SVCNAME}"
+}
+
+# OpenRC's own answers first, as supervise_status gives them; only a
+# service OpenRC believes started is asked of its backend.
+_openrc_sv_status()
+{
+	if service_stopping; then
+		ewarn "status: stopping"
+		return 4
+	elif service_starting; then
+		ewarn "status: starting"
+		return 8
+	elif service_inactive; then
+		ewarn "status: inactive"
+		return 16
+	elif service_started; then
+		"$_openrc_sv_bin" status --quiet "$RC_SVCNAME"
+		case $? in
+			0) einfo "status: started"; return 0 ;;
+			8) ewarn "status: starting"; return 8 ;;
+			64) eerror "status: unsupervised"; return 64 ;;
+			3|32) eerror "status: crashed"; return 32 ;;
+			*) return 1 ;;   # openrc-sv has printed why
+		esac
+	else
+		einfo "status: stopped"
+		return 3
+	fi
+}
+
+# ---------------------------------------------------------------------------
+# Every other supervisor: openrc-run.sh's own dispatch, unchanged.
+# ---------------------------------------------------------------------------
+_openrc_sv_dispatch()
+{
+	local func=ssd_$1
+	case "$supervisor" in
+		runit) func=runit_$1 ;;
+		s6) func=s6_$1 ;;
+		supervise-daemon) func=supervise_$1 ;;
+		?*)
+			ewarn "Invalid supervisor, \"$supervisor\", using start-stop-daemon"
+			;;
+	esac
+	$func
+}
+
+default_start()
+{
+	if [ "$supervisor" = openrc-sv ]; then
+		_openrc_sv_start
+	else
+		_openrc_sv_dispatch start
+	fi
+}
+
+default_stop()
+{
+	if [ "$supervisor" = openrc-sv ]; then
+		_openrc_sv_stop
+	else
+		_openrc_sv_dispatch stop
+	fi
+}
+
+default_status()
+{
+	if [ "$supervisor" = openrc-sv ]; then
+		_openrc_sv_status
+	else
+		_openrc_sv_dispatch status
+	fi
+}
+
+# Newer openrc-run.sh has default_reload: s6 reloads, any other non-empty
+# supervisor is an error, none at all does nothing.  0.45 has no reload at
+# all; s6_reload is used only where the s6 module provides it.
+default_reload()
+{
+	case "$supervisor" in
+		openrc-sv)
+			_openrc_sv_reload
+			;;
+		s6)
+			if [ "$(command -v s6_reload)" = s6_reload ]; then
+				s6_reload
+			else
+				eerror "$RC_SVCNAME: undefined function 'reload'"
+				exit 1
+			fi
+			;;
+		?*)
+			eerror "$RC_SVCNAME: undefined function 'reload'"
+			exit 1
+			;;
+	esac
+}
+
+# A script's own reload() is defined after this file is sourced and wins.
+reload()
+{
+	default_reload
+}
