@@ -1,0 +1,234 @@
+"""The native backend: our own supervise-daemon, one per service.
+
+Exactly what `supervisor=supervise-daemon` does with our drop-in in place:
+start runs ``supervise-daemon SVC --start OPTIONS CMD -- ARGS`` with the
+options /lib/rc/sh/supervise-daemon.sh would build from the same variables,
+stop runs ``supervise-daemon SVC --stop``, signal ``--signal N``.  The
+difference is only in how the command line is built: from the validated
+model, as an argv list, never through the shell's eval, so every value
+reaches the daemon as the word it was.
+
+There are no files to render: render() returns an empty list, and
+describe() gives the command line start would run (shown by
+`openrc-sv render`).
+
+The supervisor we run is the console script installed beside this Python
+(sysconfig's scripts directory), never /sbin/supervise-daemon, which is
+OpenRC's C program.
+"""
+
+import os
+import shlex
+import subprocess
+import sys
+import sysconfig
+import time
+
+from .. import convert, procinfo
+from ..errors import UserError
+from ..rcstate import ServiceState
+from .base import Backend, Status
+from .model import resolve_command
+
+
+def supervise_daemon_path():
+    """Our supervise-daemon console script."""
+    candidates = [os.path.join(sysconfig.get_path("scripts"), "supervise-daemon"),
+                  os.path.join(os.path.dirname(sys.executable), "supervise-daemon")]
+    for c in candidates:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    raise UserError("native: openrc-sv's supervise-daemon is not installed (looked for %s); "
+                    "reinstall openrc-sv" % " and ".join(candidates))
+
+
+def start_options(model):
+    """The option words supervise_start would pass, in its order.
+
+    A variable that is not set adds nothing, as in the shell function;
+    durations are passed in their exact canonical spelling.
+    """
+    m = model
+    opts = []
+
+    def add(flag, value):
+        if value is not None:
+            opts.extend([flag, str(value)])
+
+    if m.retry_text is not None or m.stop_signal != 15:
+        # newer supervise-daemon.sh turns stopsig into retry=SIG/5
+        add("--retry", convert.format_schedule(m.retry))
+    add("--chdir", m.directory)
+    add("--chroot", m.chroot)
+    add("--stdin", m.input_file)
+    add("--stdout", m.output_log)
+    add("--stderr", m.error_log)
+    add("--stdout-logger", m.output_logger)
+    add("--stderr-logger", m.error_logger)
+    add("--pidfile", m.pidfile)
+    if m.respawn_delay_ms:
+        add("--respawn-delay", convert.format_ms(m.respawn_delay_ms))
+    add("--respawn-max", m.respawn_max)
+    if m.respawn_period_ms is not None:
+        add("--respawn-period", convert.format_ms(m.respawn_period_ms))
+    for flag, ms in (("--healthcheck-delay", m.healthcheck_delay_ms),
+                     ("--healthcheck-timer", m.healthcheck_timer_ms),
+                     ("--healthcheck-timeout", m.healthcheck_timeout_ms)):
+        if ms is not None:
+            add(flag, convert.format_ms(ms))
+    add("--user", m.user)
+    if m.umask is not None:
+        add("--umask", "%04o" % m.umask)
+    add("--notify", m.notify)
+    return opts
+
+
+class NativeBackend(Backend):
+    name = "native"
+
+    # -- what we would run ---------------------------------------------------
+    def start_words(self, command=None):
+        """Everything after the program name: SVC --start OPTIONS CMD -- ARGS."""
+        m = self.model
+        return [m.service, "--start"] + start_options(m) + [command or m.command, "--"] + list(m.args)
+
+    def render(self):
+        return []
+
+    def describe(self):
+        """The start command line as one shell-quoted line (`openrc-sv render`)."""
+        try:
+            program = supervise_daemon_path()
+        except UserError:
+            program = "supervise-daemon"
+        return "RC_SVCNAME=%s %s" % (shlex.quote(self.model.service),
+                                     shlex.join([program] + self.start_words()))
+
+    def _env(self):
+        env = dict(os.environ)
+        env["RC_SVCNAME"] = self.model.service
+        env["SVCNAME"] = self.model.service
+        if self.model.script:
+            env["RC_SERVICE"] = self.model.script
+        return env
+
+    def _run(self, argv):
+        # The supervisor reports its own errors on stderr; ours adds the
+        # verb.  stdin is /dev/null so a daemon never holds the caller's.
+        try:
+            return subprocess.run(argv, env=self._env(), stdin=subprocess.DEVNULL).returncode
+        except OSError as e:
+            raise UserError("native: cannot run %s: %s" % (argv[0], e.strerror))
+
+    # -- the verbs ---------------------------------------------------------------
+    def start(self):
+        m = self.model
+        rc = self._run([supervise_daemon_path()] + self.start_words(resolve_command(m)))
+        if rc != 0:
+            raise UserError("supervise-daemon could not start %s (exit status %d)"
+                            % (m.command, rc))
+
+    def stop(self):
+        # No --pidfile: the supervisor recorded the one it was started with
+        # (options/SVC/pidfile).  supervise_stop's "$chroot$pidfile" would
+        # name a file inside the chroot, where the supervisor never wrote.
+        rc = self._run([supervise_daemon_path(), self.model.service, "--stop"])
+        if rc != 0:
+            raise UserError("supervise-daemon could not stop %s (exit status %d)"
+                            % (self.model.service, rc))
+
+    def signal(self, signum):
+        rc = self._run([supervise_daemon_path(), self.model.service, "--signal", str(int(signum))])
+        if rc != 0:
+            raise UserError("supervise-daemon could not signal %s (exit status %d)"
+                            % (self.model.service, rc))
+
+    def status(self):
+        return state_status(self.model.service, self.name)
+
+
+# -- status from the state files ----------------------------------------------
+
+def _int(text):
+    try:
+        return int(str(text).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _supervisor_pid(st):
+    """The live supervisor of this service, ours or OpenRC's C one."""
+    ident = st.get("supervisor_ident")
+    if ident and procinfo.same_process(ident):
+        return int(ident.split(":", 1)[0])
+    pid = _int(st.get("supervisor_pid"))
+    if pid and procinfo.alive(pid):
+        return pid
+    # OpenRC's C supervisor records nothing about itself: find it by its
+    # command line, `supervise-daemon SVC --start ...`.
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        cmd = procinfo.cmdline(int(entry))
+        for i, word in enumerate(cmd[:2]):
+            if (os.path.basename(word) == "supervise-daemon" and cmd[i + 1:i + 2] == [st.name]
+                    and "--start" in cmd and procinfo.alive(int(entry))):
+                return int(entry)
+    return None
+
+
+def _child_pid(st):
+    ident = st.get("child_ident")
+    if ident:
+        return int(ident.split(":", 1)[0]) if procinfo.same_process(ident) else None
+    pid = _int(st.get("child_pid"))
+    return pid if pid and procinfo.alive(pid) else None
+
+
+def _uptime(st, pid):
+    up = procinfo.uptime_of(pid) if pid else None
+    if up is not None:
+        return up
+    text = st.get("start_time")
+    if not text or not pid:
+        return None
+    try:
+        return max(0.0, time.time() - time.mktime(time.strptime(text.strip(), "%Y-%m-%d %H:%M:%S")))
+    except ValueError:
+        return None
+
+
+def state_status(service, backend="native"):
+    """Status of a service run by a supervise-daemon (ours or OpenRC's),
+    read from /run/openrc/options/SVC as the supervisor keeps it.
+
+      supervisor and daemon alive        started
+      supervisor alive, no daemon        starting   (waiting to respawn)
+      daemon alive, supervisor gone      unsupervised
+      both gone, OpenRC marked it failed failed
+      both gone, state left behind       crashed
+      nothing                            stopped
+    """
+    st = ServiceState(service)
+    sup = _supervisor_pid(st)
+    child = _child_pid(st)
+    if sup and child:
+        state = "started"
+    elif sup:
+        state = "starting"
+    elif child:
+        state = "unsupervised"
+    elif st.is_marked("failed"):
+        state = "failed"
+    elif st.get("start_time") or st.get("child_pid") or st.is_marked("started"):
+        state = "crashed"
+    else:
+        state = "stopped"
+    restarts = _int(st.get("restarts"))
+    if restarts is None:
+        restarts = _int(st.get("start_count"))
+    health = st.get("healthcheck")
+    return Status(service=service, backend=backend, state=state, pid=child,
+                  supervisor_pid=sup, uptime=_uptime(st, child), restarts=restarts,
+                  last_exit=(st.get("last_exit") or "").strip() or None,
+                  health=health.strip() if health else None)
