@@ -1,0 +1,122 @@
+"""The openrc-sv command (see openrc-sv(8)).
+
+    openrc-sv start|stop|reload SVC [--model -]
+    openrc-sv signal SIG SVC [--model -]
+    openrc-sv status [SVC...] [--json] [--quiet]
+    openrc-sv list [--json]
+    openrc-sv render SVC [--backend NAME]
+    openrc-sv setup [--plugin] [--supervise-daemon] [--undo] [--libexecdir DIR] [--root DIR]
+
+The runscript plugin runs the first three inside openrc-run, so start-up
+time matters: each subcommand's module is imported only when it runs.
+Every error a user can fix is a UserError, caught here once and printed as
+one line (` * ERROR: SVC: ...`) with the exit code errors.py promises.
+"""
+
+import argparse
+import sys
+
+from ..errors import EXIT_USAGE, UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    # argparse exits with 2 on its own; keep its message in OpenRC's shape.
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        sys.stderr.write(" * ERROR: openrc-sv: %s\n" % message)
+        sys.exit(EXIT_USAGE)
+
+
+def _model_option(p):
+    p.add_argument("--model", choices=["-"],
+                   help="read the service's variables from stdin, as the runscript "
+                        "plugin writes them, instead of evaluating its init script")
+
+
+def parser():
+    p = _Parser(prog="openrc-sv", description="Supervise OpenRC services with native, "
+                "runit or monit backends.  See openrc-sv(8).")
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    for verb, text in (("start", "start SVC's daemon under its backend"),
+                       ("stop", "stop SVC's daemon"),
+                       ("reload", "send SVC's daemon its reload_signal (default HUP)")):
+        s = sub.add_parser(verb, help=text)
+        s.add_argument("service", metavar="SVC")
+        _model_option(s)
+
+    s = sub.add_parser("signal", help="send a signal to SVC's daemon")
+    s.add_argument("signal", metavar="SIG")
+    s.add_argument("service", metavar="SVC")
+    _model_option(s)
+
+    s = sub.add_parser("status", help="show supervised services (default: all of them)")
+    s.add_argument("services", metavar="SVC", nargs="*")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.add_argument("-q", "--quiet", action="store_true",
+                   help="print nothing; the exit status says it (OpenRC's codes)")
+
+    s = sub.add_parser("list", help="list supervised services and their backends")
+    s.add_argument("--json", action="store_true", help="print JSON")
+
+    s = sub.add_parser("render", help="print the files a backend would write for SVC")
+    s.add_argument("service", metavar="SVC")
+    s.add_argument("--backend", metavar="NAME", help="this backend instead of sv_backend")
+
+    s = sub.add_parser("setup", help="install the runscript plugin and/or our "
+                       "supervise-daemon link (default: both)")
+    s.add_argument("--plugin", action="store_true",
+                   help="install /etc/rc.conf.d/openrc-sv.conf")
+    s.add_argument("--supervise-daemon", action="store_true",
+                   help="link $RC_LIBEXECDIR/sbin/supervise-daemon to ours")
+    s.add_argument("--undo", action="store_true", help="remove what setup installed")
+    s.add_argument("--libexecdir", metavar="DIR",
+                   help="OpenRC's RC_LIBEXECDIR (default: found, e.g. /lib/rc)")
+    s.add_argument("--root", metavar="DIR", default="/",
+                   help="install under DIR instead of / (packaging, tests)")
+    return p
+
+
+def _dispatch(a):
+    if a.verb in ("start", "stop", "reload"):
+        from . import control
+        return getattr(control, a.verb)(a.service, from_stdin=a.model == "-")
+    if a.verb == "signal":
+        from . import control
+        return control.signal(a.signal, a.service, from_stdin=a.model == "-")
+    if a.verb == "status":
+        from . import report
+        return report.status(a.services, as_json=a.json, quiet=a.quiet)
+    if a.verb == "list":
+        from . import report
+        return report.listing(as_json=a.json)
+    if a.verb == "render":
+        from . import render
+        return render.render(a.service, a.backend)
+    if a.verb == "setup":
+        from . import setup
+        return setup.setup(a.plugin, a.supervise_daemon, a.undo, a.libexecdir, a.root)
+    raise AssertionError(a.verb)
+
+
+def _service_of(a):
+    service = getattr(a, "service", None)
+    if service:
+        return service
+    services = getattr(a, "services", None)
+    return services[0] if services and len(services) == 1 else None
+
+
+def main(argv=None):
+    a = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(a)
+    except UserError as e:
+        from .output import error
+        error(e.message, _service_of(a))
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 1

@@ -1,0 +1,54 @@
+"""openrc-sv start|stop|reload|signal SVC: drive one service's backend.
+
+These are what the runscript plugin runs inside openrc-run; OpenRC itself
+keeps the service's state (starting, started, stopped ...).  Run by hand
+they act on the backend only: use rc-service for OpenRC to know.
+
+start records the backend it used (options/SVC/sv_backend), and the other
+verbs use that one: changing sv_backend while a service runs must not
+leave its daemon behind under the old backend.
+"""
+
+from .. import convert
+from ..rcstate import ServiceState
+from . import evaluate, output
+
+
+def _warn(service):
+    return lambda message: output.warn(message, service)
+
+
+def start(service, from_stdin=False):
+    ev = evaluate.evaluation(service, from_stdin)
+    model = evaluate.model(service, ev)             # every value checked first
+    backend = evaluate.backend_for(model)
+    backend.start()
+    ServiceState(service).set("sv_backend", backend.name)
+    return 0
+
+
+def _started_backend(service, from_stdin, strict=False):
+    """The backend that runs SERVICE now, with as good a model as we can get
+    (strict: the model must be valid, e.g. for its reload_signal)."""
+    ev = evaluate.evaluation(service, from_stdin)
+    if strict:
+        model = evaluate.model(service, ev)
+    else:
+        model = evaluate.lenient_model(service, ev, say=_warn(service))
+    return evaluate.backend_for(model, evaluate.recorded_backend(service))
+
+
+def stop(service, from_stdin=False):
+    _started_backend(service, from_stdin).stop()
+    return 0
+
+
+def reload(service, from_stdin=False):
+    _started_backend(service, from_stdin, strict=True).reload()
+    return 0
+
+
+def signal(signame, service, from_stdin=False):
+    signum = convert.signal_number("signal", signame)
+    _started_backend(service, from_stdin).signal(signum)
+    return 0

@@ -1,0 +1,186 @@
+"""openrc-sv setup: wire openrc-sv into OpenRC, or (--undo) unwire it.
+
+Two separate choices of the administrator:
+
+--plugin            install the runscript plugin as /etc/rc.conf.d/openrc-sv.conf,
+                    so that supervisor=openrc-sv works in init scripts;
+--supervise-daemon  make our supervise-daemon the one openrc-run runs for
+                    supervisor=supervise-daemon: a symlink
+                    $RC_LIBEXECDIR/sbin/supervise-daemon -> our console script.
+                    openrc-run puts $RC_LIBEXECDIR/sbin first on PATH, so it
+                    wins over OpenRC's /sbin/supervise-daemon, which stays.
+
+Neither flag means both.  Nothing that is not ours is ever replaced or
+removed: the plugin is recognised by its first line, the link by pointing
+at an openrc-sv console script.
+"""
+
+import os
+import shlex
+import shutil
+import sysconfig
+
+from .. import rcstate, shellvars
+from ..errors import UserError
+from . import output
+
+MARKER = "# openrc-sv runscript plugin"
+CREATED_DIR = "# openrc-sv setup created the directory "
+BIN_LINE = "_openrc_sv_bin=openrc-sv"
+
+
+def _under(root, path):
+    return os.path.join(root, path.lstrip("/")) if root and root != "/" else path
+
+
+def openrc_sv_command():
+    """The absolute path of our `openrc-sv` (openrc-run's PATH lacks a venv's bin/)."""
+    cand = os.path.join(sysconfig.get_path("scripts"), "openrc-sv")
+    if os.access(cand, os.X_OK):
+        return cand
+    found = shutil.which("openrc-sv")
+    if found:
+        return os.path.abspath(found)
+    raise UserError("cannot find the openrc-sv command: is openrc-sv installed?")
+
+
+def plugin_text(created_dir=None):
+    """The plugin as installed: the packaged file with our command's path."""
+    try:
+        with open(shellvars.PLUGIN) as f:
+            text = f.read()
+    except OSError as e:
+        raise UserError("cannot read the packaged plugin %s: %s" % (shellvars.PLUGIN, e.strerror))
+    lines = text.splitlines(keepends=True)
+    try:
+        i = [ln.rstrip("\n") for ln in lines].index(BIN_LINE)
+    except ValueError:
+        raise UserError("the packaged plugin %s lacks the line %r" % (shellvars.PLUGIN, BIN_LINE))
+    lines[i] = "_openrc_sv_bin=%s\n" % shlex.quote(openrc_sv_command())
+    if created_dir:
+        lines.insert(1, "%s%s\n" % (CREATED_DIR, created_dir))
+    return "".join(lines)
+
+
+def _is_our_plugin(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.readline().startswith(MARKER)
+    except OSError:
+        return False
+
+
+def _created_dir(path):
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                if line.startswith(CREATED_DIR):
+                    return line[len(CREATED_DIR):].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _is_our_link(path):
+    """A symlink to a console script of ours (any virtualenv or prefix)."""
+    if not os.path.islink(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            return b"openrc_sv" in f.read(4096)
+    except OSError:
+        return False
+
+
+# -- the plugin --------------------------------------------------------------------
+
+def install_plugin(root="/"):
+    confd = _under(root, "/etc/rc.conf.d")
+    target = os.path.join(confd, "openrc-sv.conf")
+    created = None
+    if os.path.lexists(target):
+        if not _is_our_plugin(target) or os.path.islink(target):
+            raise UserError("refusing to replace %s: it was not installed by openrc-sv "
+                            "(move it away first)" % target)
+        created = _created_dir(target)
+    if not os.path.isdir(confd):
+        os.makedirs(confd, 0o755)
+        created = "/etc/rc.conf.d"
+    rcstate.write_atomic(target, plugin_text(created), 0o644)
+    output.info("installed the runscript plugin %s" % target)
+
+
+def remove_plugin(root="/"):
+    confd = _under(root, "/etc/rc.conf.d")
+    target = os.path.join(confd, "openrc-sv.conf")
+    if not os.path.lexists(target):
+        return
+    if not _is_our_plugin(target) or os.path.islink(target):
+        output.warn("left %s alone: it was not installed by openrc-sv" % target)
+        return
+    created = _created_dir(target)
+    os.unlink(target)
+    output.info("removed %s" % target)
+    if created:
+        try:
+            os.rmdir(confd)
+            output.info("removed %s" % confd)
+        except OSError:
+            pass    # something else lives there now
+
+
+# -- the supervise-daemon link ------------------------------------------------------
+
+def _sbin(libexecdir, root):
+    sbin = _under(root, os.path.join(libexecdir or rcstate.libexecdir(), "sbin"))
+    if not os.path.isdir(sbin):
+        raise UserError("%s is not a directory: is OpenRC installed? (--libexecdir names "
+                        "OpenRC's, e.g. /lib/rc or /usr/libexec/rc)" % sbin)
+    return sbin
+
+
+def install_link(libexecdir=None, root="/"):
+    from ..backends.native import supervise_daemon_path
+    ours = supervise_daemon_path()
+    link = os.path.join(_sbin(libexecdir, root), "supervise-daemon")
+    if os.path.lexists(link):
+        if not _is_our_link(link):
+            raise UserError("refusing to replace %s: it is not openrc-sv's link "
+                            "(remove it yourself if you mean to)" % link)
+        if os.readlink(link) == ours:
+            output.info("%s already points to %s" % (link, ours))
+            return
+    tmp = "%s.openrc-sv.%d" % (link, os.getpid())
+    os.symlink(ours, tmp)
+    os.rename(tmp, link)     # replaces an old link of ours atomically
+    output.info("linked %s -> %s" % (link, ours))
+
+
+def remove_link(libexecdir=None, root="/"):
+    link = os.path.join(_sbin(libexecdir, root), "supervise-daemon")
+    if not os.path.lexists(link):
+        return
+    if not _is_our_link(link):
+        output.warn("left %s alone: it is not openrc-sv's link" % link)
+        return
+    os.unlink(link)
+    output.info("removed %s" % link)
+
+
+def setup(plugin=False, supervise_daemon=False, undo=False, libexecdir=None, root="/"):
+    if not plugin and not supervise_daemon:
+        plugin = supervise_daemon = True
+    try:
+        if undo:
+            if supervise_daemon:
+                remove_link(libexecdir, root)
+            if plugin:
+                remove_plugin(root)
+        else:
+            if supervise_daemon:
+                install_link(libexecdir, root)
+            if plugin:
+                install_plugin(root)
+    except PermissionError as e:
+        raise UserError("%s: permission denied (run as root)" % (e.filename or "setup"))
+    return 0
