@@ -172,8 +172,11 @@ def wait_daemon(sb, svc, other_than=None, timeout=10):
             return None
         if sb.value(svc, "child_pid") != str(pid) or not sb.alive(pid):
             return None
+        # The supervisor writes its pidfile itself, after the fork.
+        if not supervisor_pid(sb, svc):
+            return None
         return pid
-    return wait_for(ready, timeout, what="%s's daemon (child_pid) to be up" % svc)
+    return wait_for(ready, timeout, what="%s's daemon (child_pid) and supervisor to be up" % svc)
 
 
 def supervisor_pid(sb, svc):

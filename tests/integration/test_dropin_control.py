@@ -32,14 +32,14 @@ def test_signal_option_reaches_the_daemon_through_the_control_fifo(sandbox, supe
     wait_for(lambda: (daemon, "SIGUSR1") in I.signals(sb, "svc"), 5, what="SIGUSR1 at the daemon")
 
 
-@pytest.mark.parametrize("supervisor", ["c", "ours"])
+@pytest.mark.parametrize("implementation", ["c", "ours"])
 @pytest.mark.parametrize("env", [{}, {"RC_SVCNAME": "other"}], ids=["unset", "different"])
-def test_signal_option_requires_rc_svcname_equal_to_the_service(sandbox, supervisor, env):
+def test_signal_option_requires_rc_svcname_equal_to_the_service(sandbox, implementation, env):
     """supervise-daemon(8): RC_SVCNAME must be set and equal to the first
     argument; otherwise nothing is sent."""
-    sb = sandbox(supervisor)
+    sb = sandbox(implementation)
     I.start_service(sb, "svc")
-    r = sb.run(SENDERS[supervisor], "svc", "--signal", "HUP", env=env)
+    r = sb.run(SENDERS[implementation], "svc", "--signal", "HUP", env=env)
     assert r.returncode != 0
     assert "RC_SVCNAME" in r.stdout + r.stderr or "must be" in r.stdout + r.stderr
     time.sleep(0.2)   # a signal, if one were sent, would have arrived

@@ -136,6 +136,25 @@ def test_daemon_runs_as_command_user_with_a_scrubbed_environment(sandbox, superv
     assert nice == 5
 
 
+def test_daemon_environment_is_cs_without_openrc_variables(sandbox):
+    """The daemon's environment under ours is C's, minus OpenRC's own
+    variables (RC_*, SSD_*, EINFO_*, SVCNAME) that ours scrubs as well: in
+    particular C fills in HOME and USER from the password file when
+    openrc-run's environment lacks them."""
+    seen = {}
+    for supervisor in ("c", "ours"):
+        sb = sandbox(supervisor)
+        daemon = I.start_service(sb, "svc")
+        raw = sb.read("/proc/%d/environ" % daemon)
+        seen[supervisor] = dict(kv.split("=", 1) for kv in raw.split("\0") if "=" in kv)
+        sb.close()
+    openrc_own = ("RC_", "SSD_", "EINFO_")
+    expected = {k: v for k, v in seen["c"].items()
+                if not k.startswith(openrc_own) and k != "SVCNAME"}
+    assert "HOME" in expected and "USER" in expected
+    assert seen["ours"] == expected
+
+
 def test_daemon_environment_has_no_einfo_variables(sandbox):
     """deliberately better than C: C passes openrc-run's EINFO_LOG,
     EINFO_LASTCMD ... on to the daemon; ours scrubs EINFO_* as well."""
