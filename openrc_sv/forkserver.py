@@ -21,7 +21,6 @@ reads the usual report from its pipe.
 """
 
 import os
-import socket
 import sys
 
 DEFAULT_SOCKET = "/run/openrc-sv/forkserver.sock"
@@ -54,6 +53,7 @@ def request(argv, report_fd, keys, written):
     path = socket_path()
     if path == "off" or not os.path.exists(path):
         return False
+    import socket
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         s.settimeout(5)
@@ -89,6 +89,7 @@ def _decode(data):
 
 
 def _receive(conn):
+    import socket
     msg, fds, _, _ = socket.recv_fds(conn, 1 << 16, 1)
     chunks = [msg]
     while True:
@@ -100,6 +101,7 @@ def _receive(conn):
 
 
 def _peer_uid(conn):
+    import socket
     import struct
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     return struct.unpack("3i", creds)[1]
@@ -144,12 +146,12 @@ def _set_name(name):
 def serve(path):
     import gc
     import signal
+    import socket
     # Everything a supervisor runs, imported once, here, to be shared.
     from . import (child, convert, daemonize, health, logpipes, orphans,  # noqa: F401
                    procinfo, rcstate, sd_args, stopper, supervisor)
     import select    # noqa: F401
     import syslog    # noqa: F401
-    import getopt    # noqa: F401
     os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
     try:
         os.unlink(path)

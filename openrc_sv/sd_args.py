@@ -2,16 +2,16 @@
 
     supervise-daemon SVCNAME --start|--stop|--signal SIG [options] [--] CMD [ARGS...]
 
-GNU getopt rules (options may follow the command; `--` ends them), because
-/lib/rc/sh/supervise-daemon.sh passes `... $command -- $command_args`.  We use
-the stdlib getopt module rather than argparse: this runs in the supervisor
-process, which must stay small.
+GNU getopt rules (options may follow the command; `--` ends them; long
+options may be abbreviated), because /lib/rc/sh/supervise-daemon.sh passes
+`... $command -- $command_args`.  The parser is our own few lines rather
+than argparse or getopt (which pulls in gettext): this runs in the
+supervisor process, which must stay small.
 
 Every value is converted here, once, with openrc_sv.convert; a bad one is
 a UserError naming the option and the value.
 """
 
-import getopt
 import os
 import signal
 
@@ -33,6 +33,60 @@ LONG = [
 # 0.45's supervise-daemon.sh passes --no_new_privs (sic); C getopt rejects it,
 # we accept it.  -U is OpenRC's --user (user mode) in newer builds' common
 # options; here --user takes an argument, as in the man page.
+
+
+def gnu_getopt(args, short, longs):
+    """GNU getopt_long: returns ([(flag, value)], [non-option words])."""
+    takes = {}
+    for i, c in enumerate(short):
+        if c != ":":
+            takes["-" + c] = short[i + 1:i + 2] == ":"
+    longmap = {("--" + l.rstrip("=")): l.endswith("=") for l in longs}
+    pairs, rest = [], []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        i += 1
+        if a == "--":
+            rest.extend(args[i:])
+            break
+        if a.startswith("--"):
+            name, eq, val = a.partition("=")
+            if name not in longmap:
+                matches = [l for l in longmap if l.startswith(name)]
+                if len(matches) != 1:
+                    raise UsageError("option %s %s (see man supervise-daemon)" % (
+                        name, "is ambiguous" if matches else "not recognized"))
+                name = matches[0]
+            if longmap[name]:
+                if not eq:
+                    if i >= len(args):
+                        raise UsageError("option %s requires an argument" % name)
+                    val = args[i]
+                    i += 1
+            elif eq:
+                raise UsageError("option %s takes no argument" % name)
+            pairs.append((name, val))
+        elif a.startswith("-") and len(a) > 1:
+            j = 1
+            while j < len(a):
+                flag = "-" + a[j]
+                if flag not in takes:
+                    raise UsageError("option %s not recognized (see man supervise-daemon)" % flag)
+                if takes[flag]:
+                    val = a[j + 1:]
+                    if not val:
+                        if i >= len(args):
+                            raise UsageError("option %s requires an argument" % flag)
+                        val = args[i]
+                        i += 1
+                    pairs.append((flag, val))
+                    break
+                pairs.append((flag, ""))
+                j += 1
+        else:
+            rest.append(a)
+    return pairs, rest
 
 
 class Options:
@@ -114,10 +168,7 @@ def parse(argv, environ=None):
         opts.ionice = convert.ionice("SSD_IONICELEVEL", env["SSD_IONICELEVEL"])
     if env.get("SSD_OOM_SCORE_ADJ"):
         opts.oom_score_adj = convert.integer("SSD_OOM_SCORE_ADJ", env["SSD_OOM_SCORE_ADJ"], -1000, 1000)
-    try:
-        pairs, rest = getopt.gnu_getopt(argv[1:], SHORT, LONG)
-    except getopt.GetoptError as e:
-        raise UsageError("%s (see man supervise-daemon)" % e)
+    pairs, rest = gnu_getopt(argv[1:], SHORT, LONG)
     user_text = None
     for flag, val in pairs:
         _apply(opts, flag, val)

@@ -108,3 +108,23 @@ def test_start_needs_a_command():
 def test_default_stop_schedule_is_term_5_then_kill():
     o = parse("foo", "--stop")
     assert o.stop_schedule() == [("signal", 15), ("timeout", 5000), ("signal", 9), ("timeout", 5000)]
+
+
+def test_long_options_may_be_abbreviated_and_take_equals():
+    o = parse("foo", "--start", "--respawn-m=4", "--healthcheck-d", "3", "/bin/true")
+    assert o.respawn_max == 4 and o.healthcheck_delay_ms == 3000
+
+
+def test_ambiguous_abbreviation_is_refused():
+    with pytest.raises(UsageError, match="ambiguous"):
+        parse("foo", "--start", "--respawn-d", "1", "/bin/true")
+
+
+def test_short_options_cluster_and_attach_values():
+    o = parse("foo", "-SGvD3", "/bin/true")
+    assert o.mode == "start" and o.stop_group and o.verbose and o.respawn_delay_ms == 3000
+
+
+def test_missing_option_argument():
+    with pytest.raises(UsageError, match="requires an argument"):
+        parse("foo", "--start", "/bin/true", "--retry")
