@@ -1,0 +1,323 @@
+"""sv_backend=monit: OpenRC services supervised by a running monit.
+
+Running monit itself
+--------------------
+The backend needs one monit daemon, kept alive by init, whose control file
+(mode 0600) includes our directory and has an HTTP interface the monit
+command line can reach, e.g. a unix socket:
+
+    set daemon 30                      # the poll cycle, in seconds
+    set pidfile /run/monit.pid         # `monit reload` signals this pid
+    set statefile /var/lib/monit/state
+    set httpd unixsocket /run/monit.sock allow admin:CHANGE-ME
+    include /run/openrc-monit/*
+
+Run it in the foreground (-I) under something that restarts it:
+
+  * sysvinit's /etc/inittab:   MO:2345:respawn:/usr/bin/monit -Ic /etc/monit/monitrc
+  * an OpenRC service:          command=/usr/bin/monit
+                                command_args="-I -c /etc/monit/monitrc"
+                                supervisor=supervise-daemon
+
+A daemon survives a restart of monit (monit keeps its state in the
+statefile and finds the daemon again through its pidfile).
+
+Per service (conf.d): sv_backend=monit, and optionally monit_type=native
+and the monit_* variables of settings.py.  `start` writes
+$monit_include_dir/SVC.monitrc (and, for monit_type=simple, the control
+script the checks run, see render.py and launch.py), checks it with
+`monit -t`, reloads monit, waits for monit to know the service and asks it
+to start it; a start that fails leaves nothing behind.  `stop` asks monit to
+stop the service, removes the files and reloads monit.  `status` asks
+monit; `signal`/`reload` signal the daemon's pid (monit has no verb for it).
+"""
+
+import os
+import time
+
+from ...errors import UserError
+from ..base import Backend, Status
+from . import settings as settings_mod
+from .ctl import Monit
+
+_POLL = 0.05
+
+
+class MonitBackend(Backend):
+    name = "monit"
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.settings = settings_mod.from_model(model)
+        self.monit = Monit(self.settings.cmd, self.settings.conf)
+
+    # -- where things are ---------------------------------------------------
+    @property
+    def simple(self):
+        return self.settings.type == "simple"
+
+    @property
+    def include_file(self):
+        return settings_mod.include_file(self.settings, self.model.service)
+
+    @property
+    def state_dir(self):
+        return settings_mod.state_dir(self.settings, self.settings.name)
+
+    def _pidfile(self):
+        from .render import pidfile
+        return pidfile(self.model, self.settings)
+
+    def _health_name(self):
+        from .render import health_name, health_timer
+        if self.simple and health_timer(self.model):
+            return health_name(self.settings)
+        return None
+
+    def _timeout(self):
+        from .render import stop_timeout
+        return max(self.settings.timeout_ms / 1000.0, stop_timeout(self.model.retry))
+
+    # -- the interface -------------------------------------------------------
+    def render(self, cycle=None):
+        from .render import render
+        return render(self.model, self.settings, cycle)
+
+    def start(self):
+        s = self.settings
+        if self.simple:
+            from ..model import resolve_command
+            resolve_command(self.model)      # "not found" is an error, not a respawn loop
+        self.monit.require_running()
+        ours = os.path.exists(self.include_file)
+        known = self.monit.status(s.name)
+        if known is not None and not ours:
+            raise UserError("monit already has a service named '%s' that openrc-sv did not "
+                            "write (if it is left over, run 'monit reload'); rename one of them"
+                            % s.name)
+        if ours and known is not None and self._daemon_pid(known):
+            return                            # already started
+        cycle = s.cycle
+        if self.simple and cycle is None:
+            cycle = self.monit.check()[3]
+        rendered = self.render(cycle)
+        try:
+            self._forget_leftover()
+            from .. import files
+            files.write(rendered)
+            self._check_config()
+            self.monit.reload()
+            self._wait(lambda: self.monit.status(s.name), s.timeout_ms / 1000.0,
+                       "monit to load %s" % self.include_file)
+            # `monit start` also turns monitoring on; `monitor` first would
+            # let monit start it too, as a "restart" counted against respawn_max.
+            self.monit.action("start", s.name)
+            if self._health_name():
+                self.monit.action("monitor", self._health_name())
+            self._wait(self._started, self._timeout(), "monit to start %s" % s.name)
+        except BaseException:
+            self._teardown(best_effort=True)
+            raise
+
+    def stop(self):
+        self._teardown(best_effort=False)
+
+    def status(self):
+        st = Status(service=self.model.service, backend=self.name, state="stopped")
+        if not os.path.exists(self.include_file):
+            return st
+        st.detail["monit_file"] = self.include_file
+        try:
+            info = self.monit.status(self.settings.name)
+        except UserError as e:
+            info, st.detail["monit"] = None, e.message
+        if info is None:
+            # Our file is there but monit does not supervise the service
+            # (monit down, or reloaded without our include).
+            st.pid = self._daemon_pid(None)
+            st.state = "unsupervised" if st.pid else "crashed"
+            st.detail.setdefault("monit", "monit does not know %s" % self.settings.name)
+            return st
+        monitoring = info.get("monitoring status", "")
+        st.detail["monit_status"] = info.get("status", "")
+        st.detail["monitoring"] = monitoring
+        st.pid = self._daemon_pid(info)
+        if monitoring.startswith("Not monitored"):
+            if "start pending" in info.get("status", ""):
+                st.state = "starting"
+            else:
+                # monit gave up (respawn_max) or was told to unmonitor it.
+                st.state = "unsupervised" if st.pid else "failed"
+        else:
+            st.state = "started"
+        if st.pid:
+            from ... import procinfo
+            st.uptime = procinfo.uptime_of(st.pid)
+        if self.simple:
+            starts = _read_int(os.path.join(self.state_dir, "starts"))
+            st.restarts = max(0, starts - 1) if starts else 0
+        health = self._health_name()
+        if health:
+            st.health = self._health(health)
+        return st
+
+    def signal(self, signum):
+        pid = self._daemon_pid(None if self.simple else self.monit.status(self.settings.name))
+        if not pid:
+            raise UserError("%s is not running: no signal sent" % self.model.service)
+        os.kill(pid, signum)
+
+    # -- helpers -----------------------------------------------------------------
+    def _daemon_pid(self, info):
+        """The daemon's pid: from our pidfile (simple), or from monit (native)."""
+        if self.simple:
+            from .launch import daemon_pid
+            return daemon_pid(self._pidfile(), self.state_dir)
+        from ... import procinfo
+        pid = (info or {}).get("pid", "")
+        return int(pid) if pid.isdigit() and procinfo.alive(int(pid)) else None
+
+    def _health(self, name):
+        try:
+            info = self.monit.status(name)
+        except UserError:
+            return "unknown"
+        text = (info or {}).get("status", "")
+        if text.startswith("OK"):
+            return "ok"
+        if "failed" in text.lower():
+            return "failing"
+        return "unknown"
+
+    def _started(self):
+        """Has the daemon been started?  Raises when monit could not start it."""
+        info = self.monit.status(self.settings.name)
+        if info is None:
+            return None
+        monitored = info.get("monitoring status", "").startswith(("Monitored", "Initializing"))
+        if self.simple:
+            err = _read_text(os.path.join(self.state_dir, "last-error"))
+            if err:
+                raise UserError("%s: %s" % (self.model.command, err.strip()))
+            # Like supervise-daemon: started once the daemon has exec'ed
+            # (the launcher counts it), even if it dies at once afterwards.
+            return monitored and bool(_read_int(os.path.join(self.state_dir, "starts")))
+        if "Execution failed" in info.get("status", ""):
+            raise UserError("monit could not start %s (monit status: %s)"
+                            % (self.settings.name, info.get("status")))
+        return monitored and self._daemon_pid(info)
+
+    def _check_config(self):
+        ok, error, names, _ = self.monit.check()
+        if not ok:
+            raise UserError("monit rejects its configuration with %s: %s" % (self.include_file, error))
+        if self.settings.name.lower() not in (n.lower() for n in names):
+            if self.settings.type == "native":
+                raise UserError("monit_type=native: %s has no check named '%s' (set monit_name "
+                                "to the name it uses)" % (self.include_file, self.settings.name))
+            raise UserError("monit does not read %s: add 'include %s/*' to %s"
+                            % (self.include_file, self.settings.include_dir,
+                               self.settings.conf or "monit's control file"))
+
+    def _forget_leftover(self):
+        """A daemon started by an earlier life of this service, that nothing
+        stopped (its ident proves it is ours), is stopped before we start."""
+        if self.simple and os.path.exists(os.path.join(self.state_dir, "ident")):
+            from .launch import stop_daemon
+            stop_daemon(self._pidfile(), self.state_dir, self.model.retry)
+        for n in ("starts", "last-error", "ident"):
+            _unlink(os.path.join(self.state_dir, n))
+
+    def _teardown(self, best_effort):
+        """Stop through monit, make sure the daemon is gone, remove every
+        file we wrote and reload monit, so that it forgets the service."""
+        s = self.settings
+        errors, down = [], None
+        try:
+            self.monit.require_running()
+        except UserError as e:
+            down = e.message
+        known = None
+        if down is None and os.path.exists(self.include_file):
+            try:
+                known = self.monit.status(s.name)
+                if known is not None:
+                    self.monit.action("stop", s.name)
+                    self._wait(self._stopped, self._timeout(), "monit to stop %s" % s.name)
+            except UserError as e:
+                errors.append(e.message)
+        if self.simple:
+            # Whatever monit did, the daemon must be gone (also when monit
+            # is down: our pidfile and ident are enough to stop it).
+            from .launch import stop_daemon
+            if not stop_daemon(self._pidfile(), self.state_dir, self.model.retry):
+                errors.append("%s survived its stop schedule" % self.model.command)
+        paths = [self.include_file]
+        if self.simple:
+            paths += [self._pidfile()] + [os.path.join(self.state_dir, n) for n in
+                                          ("control", "ident", "starts", "last-error")]
+        from .. import files
+        files.remove(paths)
+        if self.simple:
+            try:
+                os.rmdir(self.state_dir)
+            except OSError:
+                pass
+        if known is not None:
+            try:
+                self.monit.reload()
+                self._wait(lambda: self.monit.status(s.name) is None, s.timeout_ms / 1000.0,
+                           "monit to forget %s" % s.name)
+            except UserError as e:
+                errors.append(e.message)
+        if best_effort:
+            return
+        if errors:
+            raise UserError(errors[-1])
+        if down and not self.simple:
+            raise UserError("%s (removed %s, but only monit can stop what its check started)"
+                            % (down, self.include_file))
+
+    def _stopped(self):
+        info = self.monit.status(self.settings.name)
+        if info is None:
+            return True
+        if not info.get("monitoring status", "").startswith("Not monitored"):
+            return False
+        if "pending" in info.get("status", ""):
+            return False
+        return not self._daemon_pid(info)
+
+    @staticmethod
+    def _wait(cond, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            value = cond()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise UserError("timed out after %gs waiting for %s" % (timeout, what))
+            time.sleep(_POLL)
+
+
+def _read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _read_int(path):
+    text = _read_text(path)
+    try:
+        return int(text.split()[0]) if text else None
+    except ValueError:
+        return None
+
+
+def _unlink(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
