@@ -63,6 +63,24 @@ def test_respawn_stops_after_respawn_max(sandbox, supervisor):
 
 
 @BOTH
+def test_respawn_max_counts_crashes_within_respawn_period(sandbox, supervisor):
+    """respawn_max=1, respawn_period=1: crashes more than a period apart are
+    forgiven; two crashes within one period make the supervisor give up.
+    (The sleeps let a period pass; C counts in whole seconds of time().)"""
+    sb = sandbox(supervisor)
+    pid = I.start_service(sb, "svc", respawn_max=1, respawn_period=1)
+    for pause in (0, 2.2, 1.2):
+        time.sleep(pause)
+        _kill9(sb, pid)
+        pid = I.wait_daemon(sb, "svc", other_than=pid)
+    sup = I.supervisor_pid(sb, "svc")
+    _kill9(sb, pid)
+    wait_for(lambda: not sb.alive(sup), 10, what="the supervisor to give up")
+    assert I.daemons(sb) == []
+    assert sb.status("svc") == 3 and sb.exists("/run/openrc/failed/svc")
+
+
+@BOTH
 def test_respawn_waits_for_respawn_delay(sandbox, supervisor):
     sb = sandbox(supervisor)
     pid = I.start_service(sb, "svc", respawn_delay=1)
