@@ -29,6 +29,7 @@ class Setup:
         self.chroot = opts.chroot
         self.chdir = opts.chdir
         self.user = opts.user                  # (uid, gid, name, home) or None
+        self.group = opts.group                # --group alone: only the gid changes
         self.umask = 0o022 if opts.umask is None else opts.umask
         self.nicelevel = opts.nicelevel
         self.ionice = opts.ionice
@@ -101,8 +102,12 @@ def _apply(setup, step_report):
         # setuid() as root sets real, effective and saved ids: the daemon
         # cannot regain root.
         os.setuid(uid)
-    elif setup.capabilities:
-        privs.before_setuid(setup.capabilities)
+    else:
+        if setup.group is not None:
+            step_report[0] = "setgid %d" % setup.group
+            os.setgid(setup.group)
+        if setup.capabilities:
+            privs.before_setuid(setup.capabilities)
     if setup.capabilities:
         step_report[0] = "capabilities"
         privs.after_setuid(setup.capabilities)

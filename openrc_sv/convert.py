@@ -101,7 +101,8 @@ def signal_name(num):
 
 
 # A retry schedule is a list of steps: ("signal", n), ("timeout", ms),
-# ("forever", None).  'forever' repeats the steps before it, as in OpenRC.
+# ("forever", None).  The steps after 'forever' repeat until the process is
+# gone; a final 'forever' waits for it however long it takes.
 def retry_schedule(what, value, stopsig=_signal.SIGTERM):
     text = str(value).strip()
     if "/" not in text:

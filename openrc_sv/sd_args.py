@@ -143,6 +143,11 @@ class Options:
 
 
 def _mode(opts, mode, flag):
+    # A re-executed supervisor gets its original command line (with --start)
+    # plus --reexec: reexec wins.
+    if {opts.mode, mode} == {"start", "reexec"}:
+        opts.mode = "reexec"
+        return
     if opts.mode and opts.mode != mode:
         raise UsageError("%s cannot be combined with --%s" % (flag, opts.mode))
     opts.mode = mode
@@ -212,7 +217,7 @@ def _apply(o, flag, val):
     elif f in ("-m", "--respawn-max"):
         o.respawn_max = convert.count(f, val)
     elif f in ("-P", "--respawn-period"):
-        o.respawn_period_ms = convert.duration_ms(f, val, minimum=1)
+        o.respawn_period_ms = convert.duration_ms(f, val)    # 0: the whole lifetime
     elif f in ("-R", "--retry"):
         o.retry_text = val
         o.retry = convert.retry_schedule(f, val)
@@ -241,7 +246,9 @@ def _apply(o, flag, val):
     elif f == "--secbits":
         if val.strip():
             try:
-                o.secbits = int(val, 0)
+                # strtoul(3) base 0, as OpenRC: 0x.. hex, 0.. octal, else decimal
+                v = val.strip()
+                o.secbits = int(v, 8) if len(v) > 1 and v[0] == "0" and v.isdigit() else int(v, 0)
             except ValueError:
                 raise UserError("%s: invalid value '%s' (expected a number, e.g. 0x2f)" % (f, val))
     elif f in ("--no-new-privs", "--no_new_privs"):
@@ -278,8 +285,8 @@ def _apply(o, flag, val):
     elif f in ("-q", "--quiet"):
         o.quiet = True
     elif f in ("-h", "--help"):
-        raise UsageError("usage: supervise-daemon SVCNAME --start [options] COMMAND [-- ARGS] | "
-                         "--stop | --signal SIG (see man supervise-daemon)")
+        raise UserError("usage: supervise-daemon SVCNAME --start [options] COMMAND [-- ARGS] | "
+                        "--stop | --signal SIG (see man supervise-daemon)", exit_code=0)
     elif f in ("-V", "--version"):
         from . import __version__
         raise UserError("supervise-daemon (openrc-sv) %s" % __version__, exit_code=0)

@@ -286,16 +286,9 @@ class Supervisor:
 
 
 def reexec_args(args):
-    """The original command line with --start replaced by --reexec."""
-    out = []
-    for a in args:
-        if a in ("--start", "-S"):
-            out.append("--reexec")
-        else:
-            out.append(a)
-    if "--reexec" not in out:
-        out.insert(1, "--reexec")
-    return out
+    """The original command line plus --reexec, as an option (before any
+    `--`), leaving the daemon's own arguments untouched."""
+    return args[:1] + ["--reexec"] + args[1:]
 
 
 def describe_status(status):
@@ -344,27 +337,18 @@ class ControlFifo:
 
 
 def parse_control(text):
-    """'sig 15', 'sig 1sig 15' (two writers in one read), 'reopen' -> commands."""
+    """'sig 15', 'sig 1sig 15' (two writers in one read), 'reopen' -> commands.
+
+    OpenRC's writers send "sig N" with no delimiter, so every "sig" starts a
+    new word; our own words ("reopen", "stop") must stand alone.
+    """
     cmds = []
-    t = text.lower()
-    i, n = 0, len(t)
-    while i < n:
-        if t.startswith("sig", i):
-            j = i + 3
-            while j < n and t[j] in " \t\n":
-                j += 1
-            k = j
-            while k < n and t[k].isdigit():
-                k += 1
-            if k > j and int(t[j:k]) < signal.NSIG:
-                cmds.append(("sig", int(t[j:k])))
-            i = max(k, i + 3)
-        elif t.startswith("reopen", i):
-            cmds.append(("reopen",))
-            i += 6
-        elif t.startswith("stop", i):
-            cmds.append(("stop",))
-            i += 4
-        else:
-            i += 1
+    words = text.lower().replace("sig", " sig ").split()
+    for i, w in enumerate(words):
+        if w == "sig" and i + 1 < len(words) and words[i + 1].isdigit():
+            n = int(words[i + 1])
+            if n < signal.NSIG:
+                cmds.append(("sig", n))
+        elif w in ("reopen", "stop"):
+            cmds.append((w,))
     return cmds

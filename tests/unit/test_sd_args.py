@@ -72,7 +72,7 @@ def test_ssd_variables_and_command_line_precedence():
     (["--respawn-delay", "soon"], "--respawn-delay"),
     (["--respawn-max", "-1"], "--respawn-max"),
     (["--respawn-max", "ten"], "--respawn-max"),
-    (["--respawn-period", "0"], "--respawn-period"),
+    (["--respawn-period", "soon"], "--respawn-period"),
     (["--healthcheck-timer", "0"], "--healthcheck-timer"),
     (["--retry", "TERM/soon"], "--retry"),
     (["--umask", "999"], "--umask"),
