@@ -1,0 +1,94 @@
+"""openrc-sv setup / --undo inside a sandbox, against the real OpenRC.
+
+The sandbox (supervisor="ours") bind-mounts a private copy of
+$RC_LIBEXECDIR/sbin, holding the link setup would make; each test first
+removes that link, so the sandbox looks like a system before setup.  The
+host's own $RC_LIBEXECDIR/sbin is never written: a test that cannot see
+the private mount stops before touching anything.
+"""
+
+import os
+
+import pytest
+
+import initscripts as I
+from sandbox import libexecdir, our_script
+
+pytestmark = pytest.mark.integration
+
+SBIN = os.path.join(libexecdir() or "/lib/rc", "sbin")
+LINK = SBIN + "/supervise-daemon"
+PLUGIN = "/etc/rc.conf.d/openrc-sv.conf"
+
+
+def pristine(sandbox):
+    sb = sandbox("ours")
+    assert sb.run("findmnt", "--mountpoint", SBIN).returncode == 0, \
+        "the sandbox's %s is not a private mount: refusing to write there" % SBIN
+    sb.run("rm", "-f", LINK, check=True)
+    return sb
+
+
+def snapshot(sb):
+    return {d: sb.listdir(d) for d in (SBIN, "/etc/rc.conf.d")}
+
+
+def supervisor_cmdline(sb, svc):
+    [pid] = I.supervisors(sb, svc)
+    return sb.read("/proc/%d/cmdline" % pid).split("\0")
+
+
+def test_setup_makes_openrc_run_use_our_supervise_daemon_and_undo_restores_openrcs(sandbox):
+    sb = pristine(sandbox)
+    before = snapshot(sb)
+
+    r = sb.run("openrc-sv", "setup")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert os.readlink(sb.host_path(LINK)) == our_script("supervise-daemon")
+    assert sb.read(PLUGIN).startswith("# openrc-sv runscript plugin")
+
+    I.start_service(sb, "svc")
+    # Ours is a Python console script: the interpreter runs it.
+    cmd = supervisor_cmdline(sb, "svc")
+    assert "python" in os.path.basename(cmd[0]) and cmd[1] == our_script("supervise-daemon")
+    assert sb.rc("svc", "stop").returncode == 0
+
+    r = sb.run("openrc-sv", "setup", "--undo")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert snapshot(sb) == before
+
+    # OpenRC's own C supervisor again.
+    I.start_service(sb, "svc")
+    assert supervisor_cmdline(sb, "svc")[0] in ("supervise-daemon", "/sbin/supervise-daemon",
+                                                "/usr/sbin/supervise-daemon")
+    assert sb.rc("svc", "stop").returncode == 0
+
+
+def test_setup_plugin_only_leaves_supervise_daemon_alone(sandbox):
+    sb = pristine(sandbox)
+    assert sb.run("openrc-sv", "setup", "--plugin").returncode == 0
+    assert sb.exists(PLUGIN) and not sb.exists(LINK)
+    assert sb.run("openrc-sv", "setup", "--plugin", "--undo").returncode == 0
+    assert sb.listdir("/etc/rc.conf.d") == []
+
+
+@pytest.mark.parametrize("kind", ["file", "link"])
+def test_setup_refuses_to_clobber_a_foreign_supervise_daemon(sandbox, kind):
+    sb = pristine(sandbox)
+    if kind == "file":
+        sb.write(LINK, "#!/bin/sh\nexec /sbin/supervise-daemon \"$@\"\n", 0o755)
+    else:
+        sb.run("ln", "-s", "/sbin/supervise-daemon", LINK, check=True)
+    before = sb.run("ls", "-l", LINK).stdout
+
+    r = sb.run("openrc-sv", "setup", "--supervise-daemon")
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        " * ERROR: openrc-sv: refusing to replace %s: it is not openrc-sv's link "
+        "(remove it yourself if you mean to)" % LINK]
+    assert sb.run("ls", "-l", LINK).stdout == before
+
+    r = sb.run("openrc-sv", "setup", "--undo")
+    assert r.returncode == 0
+    assert " * WARNING: openrc-sv: left %s alone: it is not openrc-sv's link" % LINK in r.stderr
+    assert sb.run("ls", "-l", LINK).stdout == before
