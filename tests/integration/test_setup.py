@@ -50,7 +50,7 @@ def test_setup_makes_openrc_run_use_our_supervise_daemon_and_undo_restores_openr
     I.start_service(sb, "svc")
     # Ours is a Python console script: the interpreter runs it.
     cmd = supervisor_cmdline(sb, "svc")
-    assert "python" in os.path.basename(cmd[0]) and cmd[1] == our_script("supervise-daemon")
+    assert "python" in os.path.basename(cmd[0]) and cmd[1] == LINK
     assert sb.rc("svc", "stop").returncode == 0
 
     r = sb.run("openrc-sv", "setup", "--undo")
