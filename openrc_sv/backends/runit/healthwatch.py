@@ -1,0 +1,164 @@
+"""The periodic health check runit lacks.
+
+Run by runit itself, as the service SVC.health beside SVC, so that it is
+supervised like the daemon and stops with it:
+
+    python -m openrc_sv.backends.runit.healthwatch --dir SVDIR --script RC_SERVICE
+        --timer MS --delay MS --timeout MS --stop-timeout MS [--unhealthy]
+
+It behaves like supervise-daemon's health check: the first check runs
+--delay after each (re)start of the daemon, the next ones every --timer.
+A check is `RC_SERVICE healthcheck` (openrc-run works out RC_SVCNAME from
+the script's name), killed after --timeout.  When it fails the watcher runs
+`RC_SERVICE unhealthy` (with --unhealthy: the script defines it), then
+restarts the daemon through runsv: `t` (the stop signal, via control/t
+when it is not TERM), and `k` if the daemon still runs after
+--stop-timeout.  ./finish counts that restart as a respawn, as
+supervise-daemon does.  Each result goes to SVDIR/state/health:
+"ok|failing EPOCH DETAIL".
+
+While the daemon is not running (respawning, or down after too many
+respawns) nothing is checked.  The watcher exits when SVDIR disappears.
+Lean on purpose: the standard library and supervise.py only.
+"""
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from . import supervise
+
+IDLE_POLL = 0.25   # seconds between looks at a daemon that is not running
+
+# The check or unhealthy() running now: a stop must not leave it behind.
+_running = None
+
+
+def _say(opts, text):
+    sys.stderr.write("openrc-sv healthwatch %s: %s\n" % (os.path.basename(opts.dir), text))
+    sys.stderr.flush()
+
+
+def record(opts, result, detail):
+    state = os.path.join(opts.dir, "state")
+    tmp = os.path.join(state, "health.new")
+    try:
+        with open(tmp, "w") as f:
+            f.write("%s %d %s\n" % (result, int(time.time()), detail))
+        os.rename(tmp, os.path.join(state, "health"))
+    except OSError:
+        pass   # the service is being removed
+
+
+def _kill_group(p):
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
+def run_command(opts, command, timeout_ms):
+    """Run `script command` in its own process group; (ok, detail)."""
+    global _running
+    try:
+        p = _running = subprocess.Popen([opts.script, command], stdin=subprocess.DEVNULL,
+                                        start_new_session=True)
+    except OSError as e:
+        return False, "cannot run %s: %s" % (opts.script, e.strerror)
+    try:
+        code = p.wait(timeout_ms / 1000.0)
+    except subprocess.TimeoutExpired:
+        _kill_group(p)
+        return False, "%s timed out after %dms" % (command, timeout_ms)
+    finally:
+        _running = None
+    if code == 0:
+        return True, "%s passed" % command
+    return False, "%s failed (%s)" % (command, "exit %d" % code if code > 0 else "signal %d" % -code)
+
+
+def restart(opts, pid):
+    """Restart the daemon through runsv; escalate to KILL if it lingers."""
+    supervise.control(opts.dir, "tcu")
+    deadline = time.monotonic() + opts.stop_timeout / 1000.0
+    while time.monotonic() < deadline:
+        st = supervise.read_status(opts.dir)
+        if st is None or st.state != "run" or st.pid != pid:
+            return
+        time.sleep(0.05)
+    _say(opts, "daemon %d ignored its stop signal: killing it" % pid)
+    supervise.control(opts.dir, "k")
+
+
+def running_daemon(opts):
+    """(pid, start time) of the daemon while it runs, else None."""
+    st = supervise.read_status(opts.dir)
+    if st is None or st.state != "run" or st.pid is None or st.want != "up":
+        return None
+    return st.pid, st.since
+
+
+def watch(opts):
+    armed_for = None     # the daemon the schedule below belongs to
+    due = 0.0            # wall-clock time of the next check
+    while os.path.isdir(opts.dir):
+        current = running_daemon(opts)
+        if current is None:
+            armed_for = None
+            time.sleep(IDLE_POLL)
+            continue
+        pid, started = current
+        if pid != armed_for:
+            # A new daemon: its first check comes --delay after its start.
+            armed_for = pid
+            due = started + opts.delay / 1000.0
+        wait = due - time.time()
+        if wait > 0:
+            # Sleep in bounded steps, to notice a respawn or a stop.
+            time.sleep(min(wait, 1.0))
+            continue
+        ok, detail = run_command(opts, "healthcheck", opts.timeout)
+        if running_daemon(opts) != current:
+            continue    # it was restarted or stopped meanwhile: not its result
+        if ok:
+            record(opts, "ok", detail)
+            due = time.time() + opts.timer / 1000.0
+            continue
+        record(opts, "failing", detail)
+        _say(opts, "%s: restarting daemon %d" % (detail, pid))
+        if opts.unhealthy:
+            run_command(opts, "unhealthy", opts.timeout)
+        restart(opts, pid)
+
+
+def parse(argv):
+    p = argparse.ArgumentParser(prog="openrc-sv-healthwatch")
+    p.add_argument("--dir", required=True)
+    p.add_argument("--script", required=True)
+    for name in ("--timer", "--delay", "--timeout", "--stop-timeout"):
+        p.add_argument(name, type=int, required=True)
+    p.add_argument("--unhealthy", action="store_true")
+    return p.parse_args(argv)
+
+
+def _terminated(signum, frame):
+    # runsv stops us with TERM (then CONT): leave at once, with the check
+    # that may be running.
+    if _running is not None:
+        _kill_group(_running)
+    sys.exit(0)
+
+
+def main(argv=None):
+    opts = parse(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminated)
+    watch(opts)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""Finding runit's processes in /proc.
+
+runsvdir and runsv have no pidfile: we find them by name and directory.
+A runsvdir names its scan directory on its command line (possibly relative
+to its working directory); a runsv chdir()s into the service directory it
+supervises.
+"""
+
+import os
+
+
+def _argv(pid):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
+    except OSError:
+        return []
+
+
+def processes(name):
+    """(pid, argv) of every process whose argv[0] is `name` or ends in /name."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        argv = _argv(entry)
+        if argv and os.path.basename(argv[0]) == name:
+            yield int(entry), argv
+
+
+def _same_dir(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def runsvdir_watching(scandir):
+    """The pid of a runsvdir scanning `scandir`, or None."""
+    if not os.path.isdir(scandir):
+        return None
+    for pid, argv in processes("runsvdir"):
+        # runsvdir [-P] dir [log]: the first word that is not an option.
+        words = [a for a in argv[1:] if not a.startswith("-")]
+        if not words:
+            continue
+        d = words[0]
+        if not d.startswith("/"):
+            try:
+                d = os.path.join(os.readlink("/proc/%d/cwd" % pid), d)
+            except OSError:
+                continue
+        if _same_dir(d, scandir):
+            return pid
+    return None
+
+
+def runsv_in(svdir):
+    """The pid of the runsv supervising `svdir` (its working directory), or None."""
+    for pid, _ in processes("runsv"):
+        try:
+            cwd = os.readlink("/proc/%d/cwd" % pid)
+        except OSError:
+            continue
+        if _same_dir(cwd, svdir):
+            return pid
+    return None
+
+
+def cmdline(pid):
+    return _argv(pid)
