@@ -165,6 +165,14 @@ _openrc_sv_dispatch()
 	$func
 }
 
+# A service started through openrc-sv is stopped and queried through it
+# even if supervisor= has changed since: openrc-sv recorded its backend
+# (options/SVC/sv_backend), and only such a service has that record.
+_openrc_sv_started_by_us()
+{
+	[ "$supervisor" = openrc-sv ] || [ -n "$(service_get_value sv_backend)" ]
+}
+
 default_start()
 {
 	if [ "$supervisor" = openrc-sv ]; then
@@ -176,7 +184,7 @@ default_start()
 
 default_stop()
 {
-	if [ "$supervisor" = openrc-sv ]; then
+	if _openrc_sv_started_by_us; then
 		_openrc_sv_stop
 	else
 		_openrc_sv_dispatch stop
@@ -185,7 +193,7 @@ default_stop()
 
 default_status()
 {
-	if [ "$supervisor" = openrc-sv ]; then
+	if _openrc_sv_started_by_us; then
 		_openrc_sv_status
 	else
 		_openrc_sv_dispatch status

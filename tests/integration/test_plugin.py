@@ -5,6 +5,7 @@ Installed in each sandbox the way an administrator does it: `openrc-sv setup
 without the plugin; supervisor=openrc-sv goes through `openrc-sv`.
 """
 
+import json
 import re
 import shlex
 
@@ -235,3 +236,30 @@ def test_a_bad_value_is_one_line_naming_it_and_leaves_nothing(sandbox):
     [line] = our_errors(r)
     assert line.startswith(" * ERROR: svc: respawn_delay: invalid value 'soon'")
     nothing_left(sb, "svc")
+
+
+def test_a_service_started_through_openrc_sv_is_stopped_through_it_after_supervisor_changes(sandbox):
+    sb = sandbox("ours")
+    install_plugin(sb)
+    install(sb, "svc", openrc_sv_script("svc", sv_backend="native"))
+    assert sb.rc("svc", "start").returncode == 0
+    daemon = I.wait_daemon(sb, "svc")
+    # The admin switches the script back while the daemon runs.
+    sb.write("/etc/conf.d/svc", "supervisor=\n")
+    r = sb.rc("svc", "stop")
+    assert (r.returncode, lines(r)) == (0, [" * Stopping svc ... [ ok ]"]), r.stdout + r.stderr
+    wait_for(lambda: not sb.alive(daemon), 5, what="the daemon to stop")
+    nothing_left(sb, "svc")
+
+
+@pytest.mark.parametrize("supervisor", ["c", "ours"])
+def test_openrc_sv_status_reports_supervise_daemon_services_of_either_supervisor(sandbox, supervisor):
+    sb = sandbox(supervisor)
+    daemon = I.start_service(sb, "svc")
+    r = sb.run("openrc-sv", "status", "--json")
+    assert r.returncode == 0, r.stderr
+    [row] = json.loads(r.stdout)
+    assert (row["service"], row["backend"], row["state"], row["pid"]) == (
+        "svc", "supervise-daemon", "started", daemon)
+    assert row["supervisor_pid"] == I.supervisors(sb, "svc")[0]
+    assert sb.run("openrc-sv", "status", "--quiet", "svc").returncode == 0
