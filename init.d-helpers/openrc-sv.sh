@@ -14,7 +14,7 @@
 # The supervisor variable is read when the function runs, so start_pre() or
 # conf.d may still change it.
 #
-# Only function definitions and one assignment live at the top level:
+# Only function definitions and two assignments live at the top level:
 # `openrc-sv` also sources this file to borrow _openrc_sv_dump.
 #
 # To use `rc-service SVC reload`, the script must list reload in
@@ -200,22 +200,30 @@ default_status()
 	fi
 }
 
-# Newer openrc-run.sh has default_reload: s6 reloads, any other non-empty
-# supervisor is an error, none at all does nothing.  0.45 has no reload at
-# all; s6_reload is used only where the s6 module provides it.
+# Newer openrc-run.sh has default_reload (s6 reloads, any other non-empty
+# supervisor is an error, none at all does nothing) and reload() calling
+# it.  0.45 has neither: a script listing reload without defining it gets
+# openrc-run's "defined but does not exist".  openrc-run.sh is sourced
+# before this file, so whether it defined default_reload tells which.
+if [ "$(command -v default_reload)" = default_reload ]; then
+	_openrc_sv_openrc_reload=yes
+else
+	_openrc_sv_openrc_reload=no
+fi
+
 default_reload()
 {
+	if [ "$supervisor" = openrc-sv ]; then
+		_openrc_sv_reload
+		return
+	fi
+	if [ "$_openrc_sv_openrc_reload" = no ]; then
+		eerror "$RC_SVCNAME: function \`reload' defined but does not exist"
+		exit 1
+	fi
 	case "$supervisor" in
-		openrc-sv)
-			_openrc_sv_reload
-			;;
 		s6)
-			if [ "$(command -v s6_reload)" = s6_reload ]; then
-				s6_reload
-			else
-				eerror "$RC_SVCNAME: undefined function 'reload'"
-				exit 1
-			fi
+			s6_reload
 			;;
 		?*)
 			eerror "$RC_SVCNAME: undefined function 'reload'"

@@ -111,14 +111,19 @@ def test_other_supervisors_behave_exactly_as_without_the_plugin(sandbox, kind):
         assert ' * Invalid supervisor, "bogus", using start-stop-daemon' in before[0][2]
 
 
-def test_a_script_without_reload_keeps_openrcs_answer(sandbox):
+@pytest.mark.parametrize("listed", [False, True], ids=["reload-unlisted", "reload-listed-undefined"])
+def test_reload_of_other_supervisors_keeps_openrcs_answer(sandbox, listed):
     sb = sandbox("c")
     install(sb, "svc", "#!/sbin/openrc-run\nsupervisor=supervise-daemon\ncommand=%s\n"
-            "command_args=%s\n" % (I.DAEMON, I.statedir("svc")))
+            "command_args=%s\n%s" % (I.DAEMON, I.statedir("svc"),
+                                     "extra_started_commands=reload\n" if listed else ""))
+    assert sb.rc("svc", "start").returncode == 0
+    I.wait_daemon(sb, "svc")
     before = sb.rc("svc", "reload")
     install_plugin(sb)
     after = sb.rc("svc", "reload")
-    assert (after.returncode, lines(after)) == (before.returncode, lines(before)) != (0, [])
+    assert (after.returncode, lines(after)) == (before.returncode, lines(before))
+    assert before.returncode != 0 and lines(before)
 
 
 # -- supervisor=openrc-sv, sv_backend=native --------------------------------------------------
