@@ -268,3 +268,25 @@ def test_openrc_sv_status_reports_supervise_daemon_services_of_either_supervisor
         "svc", "supervise-daemon", "started", daemon)
     assert row["supervisor_pid"] == I.supervisors(sb, "svc")[0]
     assert sb.run("openrc-sv", "status", "--quiet", "svc").returncode == 0
+
+
+def test_a_failing_health_check_restarts_the_native_daemon(sandbox):
+    sb = sandbox("ours")
+    install_plugin(sb)
+    install(sb, "svc", openrc_sv_script(
+        "svc", sv_backend="native", healthcheck_timer=1,
+        functions="healthcheck() { [ ! -e /run/svc.sick ]; }\n"
+                  "unhealthy() { touch /run/svc.unhealthy-ran; }"))
+    assert sb.rc("svc", "start").returncode == 0
+    first = I.wait_daemon(sb, "svc")
+    wait_for(lambda: sb.value("svc", "healthcheck") == "ok", 10, what="a passing check")
+    sb.write("/run/svc.sick", "")
+    I.wait_daemon(sb, "svc", other_than=first, timeout=15)
+    assert sb.exists("/run/svc.unhealthy-ran") and not sb.alive(first)
+
+    def health():
+        [row] = json.loads(sb.run("openrc-sv", "status", "--json", "svc").stdout)
+        return row["health"]
+    wait_for(lambda: health() == "failing", 10, what="status to show the failing check")
+    sb.run("rm", "/run/svc.sick", check=True)
+    wait_for(lambda: health() == "ok", 15, what="status to show the check passing again")
