@@ -48,6 +48,16 @@ class Setup:
         if self.user:
             env["USER"] = env["LOGNAME"] = self.user[2]
             env["HOME"] = self.user[3]
+        elif "HOME" not in env or "USER" not in env:
+            # openrc-run may not pass them; OpenRC fills them in from the
+            # password file, and daemons rely on HOME.
+            import pwd
+            try:
+                pw = pwd.getpwuid(os.getuid())
+                env.setdefault("USER", pw.pw_name)
+                env.setdefault("HOME", pw.pw_dir)
+            except KeyError:
+                pass
         for name, value in assignments:
             env[name] = value
         return env

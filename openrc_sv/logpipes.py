@@ -8,9 +8,10 @@ supervisor owns one pipe per stream for its whole life:
   * with a logger command, the logger reads the pipe; it is started once
     and kept across respawns of the daemon (and restarted if it dies, on
     the same pipe, so nothing buffered is lost);
-  * with a file, the supervisor copies the pipe into the file (splice(2)
-    where available: no copy through user space) and can reopen the file
-    on request (SIGUSR1 or "reopen" on the control fifo) after rotation.
+  * with a file, the supervisor copies the pipe into the file and can
+    reopen the file on request (SIGUSR1 or "reopen" on the control fifo)
+    after rotation.  (Not splice(2): Linux refuses it into O_APPEND files,
+    and appending is what several writers to one log need.)
 """
 
 import os
@@ -56,13 +57,10 @@ class Stream:
         """Move what the daemon wrote into the file."""
         while True:
             try:
-                if _splice:
-                    n = _splice(self.r, self.file_fd, 1 << 16)
-                else:
-                    data = os.read(self.r, 1 << 16)
-                    n = len(data)
-                    if n:
-                        os.write(self.file_fd, data)
+                data = os.read(self.r, 1 << 16)
+                n = len(data)
+                if n:
+                    os.write(self.file_fd, data)
             except BlockingIOError:
                 return
             except OSError as e:
@@ -76,9 +74,6 @@ class Stream:
                 return
             if not n:
                 return
-
-
-_splice = getattr(os, "splice", None)
 
 
 class OutputPipes:

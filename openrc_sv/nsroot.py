@@ -16,8 +16,10 @@ import signal
 import subprocess
 import sysconfig
 
+# /sys/fs/cgroup too: openrc-run makes a cgroup per service, which would
+# otherwise be left behind on the host.
 PRIVATE = ["/run", "/etc/init.d", "/etc/conf.d", "/etc/rc.conf.d",
-           "/etc/sv", "/etc/monit-files", "/var/log/openrc-sv"]
+           "/etc/sv", "/etc/monit-files", "/var/log/openrc-sv", "/sys/fs/cgroup"]
 
 STATE_DIRS = ("started", "starting", "stopping", "inactive", "wasinactive", "failed",
               "exclusive", "options", "daemons", "scheduled", "tmp", "hotplugged")

@@ -18,12 +18,25 @@ from . import procinfo
 
 
 def wait_gone(pid, timeout):
-    """Wait until pid has exited (or is a zombie); True if it has.
+    """Wait until pid has exited and been reaped; True if it has.
 
     pidfd_open(2) lets poll() tell us the moment it exits: no spinning on
-    kill(pid, 0).  Kernels before 5.3 get a gently backing-off check.
+    kill(pid, 0).  Kernels before 5.3 get a gently backing-off check.  Then
+    we wait (briefly) for its parent to reap it: until then the zombie
+    still holds its cgroup, and openrc-run's cgroup2_remove would fail.
     """
     deadline = time.monotonic() + timeout
+    if not _wait_exit(pid, deadline):
+        return False
+    pause = 0.001
+    end = time.monotonic() + 2.0
+    while os.path.exists("/proc/%d" % pid) and time.monotonic() < end:
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+    return True
+
+
+def _wait_exit(pid, deadline):
     try:
         fd = os.pidfd_open(pid)
     except (AttributeError, OSError):

@@ -243,10 +243,12 @@ def stop(opts):
             orphans.wait_gone(pid, 5)
     from . import orphans
     orphans.stop_orphan(st, schedule, say=_say)
-    try:
-        os.unlink(pidfile)
-    except OSError:
-        pass
+    # A supervisor that died (or was killed above) leaves these behind.
+    for path in (pidfile, st.fifo_path(), st.notify_socket_path()):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
     argv = [opts.exec] + opts.args if opts.exec else None
     st.daemon_set(st.get("exec") or opts.exec, argv, pidfile, False)
     st.mark("stopped")
