@@ -25,7 +25,8 @@ KNOWN = (
     "respawn_delay", "respawn_max", "respawn_period", "healthcheck_timer",
     "healthcheck_delay", "healthcheck_timeout", "output_log", "error_log",
     "output_logger", "error_logger", "input_file", "notify", "name", "description",
-    "reload_signal", "sv_backend", "supervisor",
+    "reload_signal", "sv_backend", "supervisor", "capabilities", "secbits",
+    "no_new_privs", "stopgroup", "supervise_daemon_args",
 )
 
 BACKEND_PREFIXES = ("monit_", "runit_", "native_", "sv_")
@@ -62,6 +63,11 @@ class ServiceModel:
     input_file: Optional[str] = None
     notify: Optional[str] = None
     reload_signal: int = int(signal.SIGHUP)
+    capabilities: Optional[str] = None   # cap_iab(3) text, checked here
+    secbits: Optional[str] = None
+    no_new_privs: bool = False
+    stop_group: bool = False             # stopgroup=: signal the daemon's process group
+    supervise_daemon_args: List[str] = field(default_factory=list)
     has_healthcheck: bool = False     # the script defines healthcheck()
     has_unhealthy: bool = False
     extra: Dict[str, str] = field(default_factory=dict)
@@ -147,6 +153,23 @@ def from_variables(service, script, variables, args, functions=()):
         m.notify = v["notify"]
     if _opt(v, "reload_signal"):
         m.reload_signal = convert.signal_number("reload_signal", v["reload_signal"])
+    if _opt(v, "capabilities"):
+        from .. import privs
+        privs.parse_iab("capabilities", v["capabilities"])
+        m.capabilities = v["capabilities"]
+    if _opt(v, "secbits"):
+        text = v["secbits"].strip()
+        try:
+            int(text, 8) if len(text) > 1 and text[0] == "0" and text.isdigit() else int(text, 0)
+        except ValueError:
+            raise UserError("secbits: invalid value '%s' (expected a number, e.g. 0x2f)" % v["secbits"])
+        m.secbits = text
+    m.no_new_privs = bool(_opt(v, "no_new_privs")) and convert.yesno("no_new_privs", v["no_new_privs"])
+    # OpenRC passes --stop-group whenever stopgroup is set, whatever its value.
+    m.stop_group = "stopgroup" in v
+    if _opt(v, "supervise_daemon_args"):
+        # Unquoted in supervise-daemon.sh, so split on white space as the shell does.
+        m.supervise_daemon_args = v["supervise_daemon_args"].split()
     m.has_healthcheck = "healthcheck" in functions
     m.has_unhealthy = "unhealthy" in functions
     m.extra = {k: val for k, val in v.items() if k.startswith(BACKEND_PREFIXES) and k != "sv_backend"}

@@ -80,6 +80,13 @@ def start_options(model):
     if m.umask is not None:
         add("--umask", "%04o" % m.umask)
     add("--notify", m.notify)
+    add("--capabilities", m.capabilities)
+    add("--secbits", m.secbits)
+    if m.no_new_privs:
+        opts.append("--no-new-privs")
+    if m.stop_group:
+        opts.append("--stop-group")
+    opts.extend(m.supervise_daemon_args)
     return opts
 
 
