@@ -95,13 +95,20 @@ def daemon_pid(pidfile, state):
 
 # -- start -----------------------------------------------------------------
 
+class _Unset(SimpleNamespace):
+    """openrc_sv.child's options; those a monit service cannot set
+    (nicelevel, capabilities, ...) read as None."""
+
+    def __getattr__(self, name):
+        return None
+
+
 def _setup(o):
     user = convert.user_group("command_user", o["user"]) if o.get("user") else None
-    opts = SimpleNamespace(
+    opts = _Unset(
         chroot=o.get("chroot"), chdir=o.get("directory"),
         user=user, umask=convert.umask("umask", o["umask"]) if o.get("umask") else None,
-        nicelevel=None, ionice=None, oom_score_adj=None, capabilities=None,
-        secbits=None, no_new_privs=False, env=())
+        env=())
     setup = child.Setup(opts)
     # monit runs its programs with MONIT_* variables: not the daemon's business.
     setup.env = {k: v for k, v in setup.env.items() if not k.startswith("MONIT_")}
@@ -151,9 +158,10 @@ def start(o, argv):
         setup = _setup(o)
         null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         pid = child.spawn(setup, argv, _stdio(o, setup, null))
-    except (UserError, child.SpawnError, OSError) as e:
+    except Exception as e:      # whatever it is, start() must be able to say it
         msg = e.message if isinstance(e, UserError) else (
-            "%s: %s" % (e.filename, e.strerror) if isinstance(e, OSError) and e.filename else str(e))
+            "%s: %s" % (e.filename, e.strerror) if isinstance(e, OSError) and e.filename
+            else str(e) if isinstance(e, (OSError, child.SpawnError)) else repr(e))
         write_atomic(_path(o, "last-error"), msg + "\n")
         raise UserError(msg)
     write_atomic(_path(o, "ident"), (procinfo.identity(pid) or str(pid)) + "\n")

@@ -34,6 +34,12 @@ poll cycle, `set daemon N`):
       respawn_max=0 (unlimited) writes no limit.
   respawn_delay
       the launcher sleeps that long before every start but the first.
+  monit_start_timeout (ours, default 5sec)
+      after the start program, monit waits until it sees the process
+      running, for up to the start timeout: a daemon that dies before
+      monit looks costs that whole timeout on every start, and monit checks
+      no other service meanwhile.  The start timeout is respawn_delay plus
+      monit_start_timeout, enough for the launcher to exec the daemon.
   healthcheck_timer
       a `check program SVC_health` run `every N cycles`, N the timer in
       cycles rounded up (at least 1).  healthcheck_delay and
@@ -56,7 +62,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_CYCLE = 30
 # monit keeps the restart count in a C int.
 LIFETIME_CYCLES = 2**31 - 1
-# Time monit gives our start and stop programs beyond what they may sleep.
+# Time monit gives our stop and health programs beyond what they may take.
 MARGIN_S = 30
 
 
@@ -148,7 +154,7 @@ def render_simple(model, s, cycle):
         "pidfile": syntax.string("pidfile", pidfile(model, s)),
         "start": syntax.program("monit_run_dir", control, "start"),
         "stop": syntax.program("monit_run_dir", control, "stop"),
-        "start_timeout": _seconds(model.respawn_delay_ms) + MARGIN_S,
+        "start_timeout": _seconds(model.respawn_delay_ms + s.start_timeout_ms),
         "stop_timeout": stop_timeout(model.retry),
         "limit": restart_limit(model.respawn_max, model.respawn_period_ms, cycle),
         "health": None,

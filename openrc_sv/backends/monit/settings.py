@@ -19,6 +19,9 @@ each converted once, with errors naming the variable.
   monit_cycle        monit's poll cycle (`set daemon N`), in seconds; by
                      default read from monit's control file (`monit -t -v`)
   monit_timeout      how long start and stop wait for monit (default 30sec)
+  monit_start_timeout  how long monit waits, after respawn_delay, for the
+                     daemon to be running before it calls a start failed
+                     (default 5sec; see render.py)
 """
 
 import os
@@ -43,6 +46,7 @@ class Settings:
     name: str = ""                     # the monit check's name
     cycle: Optional[int] = None        # seconds; None: ask monit
     timeout_ms: int = 30000
+    start_timeout_ms: int = 5000
 
 
 def _dir(key, value):
@@ -92,8 +96,9 @@ def from_model(model):
             raise UserError("monit_cycle: invalid value %r (monit's cycle is a whole "
                             "number of seconds)" % get("monit_cycle"))
         s["cycle"] = ms // 1000
-    if get("monit_timeout"):
-        s["timeout_ms"] = convert.duration_ms("monit_timeout", get("monit_timeout"), minimum=1000)
+    for key, attr in (("monit_timeout", "timeout_ms"), ("monit_start_timeout", "start_timeout_ms")):
+        if get(key):
+            s[attr] = convert.duration_ms(key, get(key), minimum=1000)
     return Settings(**s)
 
 

@@ -4,7 +4,10 @@ monit's manual is silent on quoting; these rules were found with
 `monit -t` (monit 5.33) and are pinned by tests/unit/test_monit_render.py:
 
   * a "double-quoted" string ends at the next double quote: there is no
-    escape (\\" is a syntax error) and a backslash is kept as it is;
+    escape (\\" is a syntax error);
+  * a doubled backslash becomes one in some strings (a pidfile) and stays
+    two in others (a program string), so no spelling of a backslash is
+    right everywhere;
   * a string cannot span lines;
   * a program string (start/stop program, check program's path, exec) is
     split into words at white space, and single quotes inside it group
@@ -21,9 +24,8 @@ into the control script (see render.py), where any byte is fine.
 
 from ...errors import UserError
 
-# Never valid inside a monit string.  The backslash is refused too: monit
-# keeps it literally, but the shared monitquote filter doubles it, which
-# would change the value (see the report on templating.monitquote).
+# Never valid inside a monit string (the backslash: see above; the shared
+# monitquote filter doubles it, which is right for a pidfile only).
 _NEVER = ('"', "\\", "\n", "\r", "\0")
 
 
