@@ -146,6 +146,15 @@ def test_stop_leaves_nothing_behind(msb):
     assert (st["state"], st["exit_code"]) == ("stopped", 3)
 
 
+def test_stop_follows_the_retry_schedule_to_kill(msb):
+    spec = service(msb, "svc", flags={"ignore-term": ""}, retry="TERM/1/KILL/5")
+    pid = start(msb, "svc", spec)
+    r = drive(msb, "svc", spec, "stop")
+    assert r.returncode == 0, r.stderr
+    assert I.signals(msb, "svc") == [(pid, "SIGTERM")]     # then KILL, which it cannot catch
+    assert_nothing_left(msb, "svc")
+
+
 # -- what monit does on its own -----------------------------------------------------
 
 def test_crashed_daemon_is_restarted_by_monit(msb):
@@ -177,6 +186,31 @@ def test_respawn_stops_after_respawn_max_within_period(msb):
     assert "Not monitored" in monit(msb, "status", "svc").stdout
     assert drive(msb, "svc", spec, "stop").returncode == 0
     assert_nothing_left(msb, "svc")
+
+
+def test_start_after_monit_gave_up_begins_afresh(msb):
+    spec = service(msb, "svc", flags={"exit-code": "3"}, respawn_max=1, monit_start_timeout=1)
+    assert drive(msb, "svc", spec, "start").returncode == 0
+    wait_for(lambda: status(msb, "svc", spec)["state"] == "failed", 15, what="monit to give up")
+    msb.run("rm", I.statedir("svc") + "/exit-code", check=True)
+    pid = start(msb, "svc", spec)
+    st = status(msb, "svc", spec)
+    assert (st["state"], st["pid"], st["restarts"]) == ("started", pid, 0)
+
+
+def test_daemon_survives_a_restart_of_monit_which_then_supervises_it_again(msb):
+    spec = service(msb, "svc")
+    first = start(msb, "svc", spec)
+    monit_pid = int(msb.read("/run/monit/monit.pid"))
+    msb.run("kill", str(monit_pid), check=True)
+    wait_for(lambda: not msb.alive(monit_pid), 5, what="monit to exit")
+    assert msb.alive(first)
+    start_monit(msb)
+    wait_for(lambda: status(msb, "svc", spec)["state"] == "started", 10,
+             what="the new monit to take the service over")
+    msb.run("kill", "-9", str(first), check=True)
+    wait_for(lambda: _live_daemon(msb, "svc", other_than=first), 10,
+             what="the new monit to restart the daemon")
 
 
 def test_failing_healthcheck_runs_unhealthy_then_restarts(msb):
@@ -239,13 +273,22 @@ def test_start_without_a_running_monit_fails_and_leaves_nothing(sandbox):
     ({"pidfile": '/run/a"b.pid'}, ("pidfile", "double quote")),
     ({"monit_run_dir": "/run/x\ny"}, ("monit_run_dir",)),
     ({"command": "/run/testbin/nosuch"}, ("/run/testbin/nosuch",)),
-    ({"directory": "/nonexistent"}, ("chdir", "/nonexistent")),
+    # The launcher fails; monit still waits its start timeout for a process.
+    ({"directory": "/nonexistent", "monit_start_timeout": "1"}, ("chdir", "/nonexistent")),
 ], ids=["native-file-missing", "quote-in-pidfile", "newline-in-run-dir", "command-missing",
         "directory-missing"])
 def test_bad_configuration_fails_with_one_line_and_leaves_nothing(msb, variables, words):
     spec = service(msb, "svc", **variables)
     _fails_with_one_line(drive(msb, "svc", spec, "start"), *words)
     assert_nothing_left(msb, "svc")
+
+
+def test_native_file_without_the_services_check_is_refused(msb):
+    msb.write("/etc/conf.d/monit-files/nat", NATIVE.replace("check process nat", "check process other"))
+    spec = {"script": "/etc/init.d/nat", "args": [], "variables": {
+        "command": "/bin/sleep", "sv_backend": "monit", "monit_type": "native", "monit_conf": CONF}}
+    _fails_with_one_line(drive(msb, "nat", spec, "start"), "no check named 'nat'", "monit_name")
+    assert msb.listdir(INCLUDE) == [] and not monit_knows(msb, "other")
 
 
 def test_monit_without_our_include_is_named_in_the_error(sandbox):

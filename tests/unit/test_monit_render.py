@@ -12,7 +12,7 @@ import pytest
 
 from openrc_sv.backends import files
 from openrc_sv.backends.model import from_variables
-from openrc_sv.backends.monit import MonitBackend, launch, render
+from openrc_sv.backends.monit import MonitBackend, ctl, launch
 from openrc_sv.errors import UserError
 
 HOSTILE = ["two words", "it's", 'say "hi"', "line\nbreak", "$HOME", "`id`", "a;b",
@@ -239,3 +239,27 @@ def test_installed_monit_reads_a_doubled_backslash_two_ways(tmp_path):
                              '  start program = "/bin/echo a\\\\b"\n')
     assert "Pid file             = /run/a\\b\n" in r.stdout
     assert "Start program        = '/bin/echo a\\\\b'" in r.stdout
+
+
+# -- reading monit's answers ----------------------------------------------------------------
+
+STATUS = """Monit 5.33.0 uptime: 0m
+
+Process 'web 1'
+  status                       OK - stop pending
+  monitoring status            Monitored
+  pid                          27
+  data collected               Sat, 21 Nov 2026 13:03:29
+
+Program 'web 1_health'
+  status                       Status failed
+  last output                  -
+"""
+
+
+def test_monit_status_is_read_service_by_service():
+    assert ctl.parse_status(STATUS) == {
+        "web 1": {"type": "Process", "status": "OK - stop pending",
+                  "monitoring status": "Monitored", "pid": "27",
+                  "data collected": "Sat, 21 Nov 2026 13:03:29"},
+        "web 1_health": {"type": "Program", "status": "Status failed", "last output": "-"}}

@@ -74,9 +74,15 @@ class MonitBackend(Backend):
             return health_name(self.settings)
         return None
 
-    def _timeout(self):
+    def _stop_wait(self):
         from .render import stop_timeout
-        return max(self.settings.timeout_ms / 1000.0, stop_timeout(self.model.retry))
+        return self.settings.timeout_ms / 1000.0 + stop_timeout(self.model.retry)
+
+    def _start_wait(self):
+        # monit may be busy with another service's start; ours may sleep
+        # respawn_delay and then take the start timeout.
+        s = self.settings
+        return (s.timeout_ms + self.model.respawn_delay_ms + s.start_timeout_ms) / 1000.0
 
     # -- the interface -------------------------------------------------------
     def render(self, cycle=None):
@@ -95,8 +101,13 @@ class MonitBackend(Backend):
             raise UserError("monit already has a service named '%s' that openrc-sv did not "
                             "write (if it is left over, run 'monit reload'); rename one of them"
                             % s.name)
-        if ours and known is not None and self._daemon_pid(known):
-            return                            # already started
+        if ours:
+            if known is not None and self._daemon_pid(known) and \
+                    not known.get("monitoring status", "").startswith("Not monitored"):
+                return                        # already started
+            # An earlier start that monit gave up on (respawn_max) or lost:
+            # begin afresh, so that monit forgets its restart count too.
+            self._teardown(best_effort=True)
         cycle = s.cycle
         if self.simple and cycle is None:
             cycle = self.monit.check()[3]
@@ -114,7 +125,7 @@ class MonitBackend(Backend):
             self.monit.action("start", s.name)
             if self._health_name():
                 self.monit.action("monitor", self._health_name())
-            self._wait(self._started, self._timeout(), "monit to start %s" % s.name)
+            self._wait(self._started, self._start_wait(), "monit to start %s" % s.name)
         except BaseException:
             self._teardown(best_effort=True)
             raise
@@ -238,12 +249,13 @@ class MonitBackend(Backend):
         except UserError as e:
             down = e.message
         known = None
-        if down is None and os.path.exists(self.include_file):
+        had_file = os.path.exists(self.include_file)
+        if down is None and had_file:
             try:
                 known = self.monit.status(s.name)
                 if known is not None:
                     self.monit.action("stop", s.name)
-                    self._wait(self._stopped, self._timeout(), "monit to stop %s" % s.name)
+                    self._wait(self._stopped, self._stop_wait(), "monit to stop %s" % s.name)
             except UserError as e:
                 errors.append(e.message)
         if self.simple:
@@ -263,7 +275,9 @@ class MonitBackend(Backend):
                 os.rmdir(self.state_dir)
             except OSError:
                 pass
-        if known is not None:
+        if down is None and had_file:
+            # Also when monit did not know the service yet: a reload it was
+            # about to make would otherwise find our file.
             try:
                 self.monit.reload()
                 self._wait(lambda: self.monit.status(s.name) is None, s.timeout_ms / 1000.0,
