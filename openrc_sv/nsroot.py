@@ -49,6 +49,10 @@ def stage_sbin(libexec, workdir):
 
 def setup_world(libexec, staging_sbin=None):
     subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    # Unmount the cgroup hierarchies (in this namespace only) rather than
+    # just cover them: a covered mount still shows in mountinfo, and
+    # openrc-run would then try to make its cgroup in the empty tmpfs.
+    subprocess.run(["umount", "-R", "/sys/fs/cgroup"], stderr=subprocess.DEVNULL)
     for d in PRIVATE:
         os.makedirs(d, exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", d], check=True)
