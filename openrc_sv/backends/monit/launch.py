@@ -261,11 +261,14 @@ def _unlink(path):
         pass
 
 
+_ACTIONS = {"start": start, "stop": stop, "healthcheck": healthcheck, "unhealthy": unhealthy}
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         action, opts, command = parse(argv)
-        return globals()[action](opts, command)
+        return _ACTIONS[action](opts, command)
     except UserError as e:
         sys.stderr.write("%s: fatal: %s\n" % (PROG, e.message))
         return 1
