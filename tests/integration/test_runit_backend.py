@@ -124,8 +124,9 @@ class Runit:
         wait_for(lambda: self.sb.pids_of("runsvdir -P " + scandir), 5, what="runsvdir")
 
     def install(self, svc, variables=None, args=(), functions=("healthcheck", "unhealthy"),
-                flags=None):
-        """Install svc's init script and STATEDIR; remember its model."""
+                flags=None, state_first=True):
+        """Install svc's init script and STATEDIR; remember its model.  The
+        daemon's words are STATEDIR and args, or args alone (state_first=False)."""
         state = "%s/%s" % (STATE, svc)
         os.makedirs(self.sb.host_path(state), exist_ok=True)
         os.chmod(self.sb.host_path(state), 0o777)
@@ -134,7 +135,8 @@ class Runit:
         self.sb.install_script(svc, SCRIPT % {"daemon": DAEMON, "state": state})
         spec = {"script": "/etc/init.d/" + svc,
                 "variables": dict({"command": DAEMON, "sv_backend": "runit"}, **(variables or {})),
-                "args": [state] + list(args), "functions": list(functions)}
+                "args": ([state] if state_first else []) + list(args),
+                "functions": list(functions)}
         self.sb.write("%s/model.json" % state, json.dumps(spec))
         return state
 
@@ -245,6 +247,9 @@ def test_respawn_delay_postpones_the_restart(rt):
     wait_for(lambda: time.monotonic() - started > 1.1, 3, what="the daemon to live a second")
     killed = time.monotonic()
     rt.sb.run("kill", "-KILL", str(pid), check=True)
+    st = wait_for(lambda: (lambda s: s if s["state"] == "starting" else None)(rt.status("svc")),
+                  2, interval=0.1, what="status 'starting' while it waits to respawn")
+    assert st["exit_code"] == 8 and st["pid"] is None
     new = rt.daemon("svc", other_than=pid)
     restarted = dict(rt.starts("svc"))[new]
     assert 2.0 <= restarted - killed < 3.5
@@ -304,6 +309,18 @@ def test_stopsig_is_what_the_daemon_gets_at_stop(rt):
     pid = rt.start("svc")
     rt.stop("svc")
     assert rt.signals("svc") == [(str(pid), "SIGINT")]
+    assert rt.leftovers("svc") == ([], [])
+
+
+def test_stopgroup_stops_the_daemons_children_too(rt):
+    # A shell that is killed by TERM would leave its child behind.
+    rt.install("svc", {"command": "/bin/sh", "stopgroup": "yes"}, state_first=False,
+               args=["-c", 'sleep 1000 & echo $! >"$0/child"; wait', STATE + "/svc"])
+    assert rt.drive("svc", "start").returncode == 0
+    child = int(wait_for(lambda: rt.read("svc", "child"), 5, what="the child's pid"))
+    assert rt.sb.alive(child)
+    rt.stop("svc")
+    assert not rt.sb.alive(child)
     assert rt.leftovers("svc") == ([], [])
 
 

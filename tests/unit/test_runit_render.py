@@ -21,6 +21,7 @@ from openrc_sv.backends.model import from_variables
 from openrc_sv.backends.runit import RunitBackend, healthwatch, supervise
 from openrc_sv.backends.runit.render import Tools
 from openrc_sv.errors import UserError
+from sandbox import wait_for
 
 HOSTILE = ["two words", "it's", 'say "hi"', "new\nline", "$HOME", "`touch pwned`",
            "$(touch pwned)", "x;touch pwned", "a&&b", "*", "", "back\\slash", "tab\there",
@@ -40,6 +41,9 @@ put("cwd", os.getcwd())
 mask = os.umask(0)
 put("umask", "%04o" % mask)
 put("stdin", sys.stdin.read())
+with open("/proc/self/status") as f:
+    put("nnp", [l.split()[1] for l in f if l.startswith("NoNewPrivs:")][0])
+put("pgid", "%d %d" % (os.getpid(), os.getpgid(0)))
 print("to stdout", flush=True)
 print("to stderr", file=sys.stderr, flush=True)
 '''
@@ -208,6 +212,36 @@ def test_run_hands_user_and_chroot_to_chpst_and_enters_directory_inside(tmp_path
     assert recorded(str(tmp_path / "bin"), "argv").split("\0")[1:] == HOSTILE
 
 
+def test_no_new_privs_is_set_with_setpriv_before_chpst(tmp_path):
+    daemon = recorder(str(tmp_path / "bin"))
+    r = run_script(tmp_path, render(model({"command": daemon}))["run"])
+    assert recorded(str(tmp_path / "bin"), "nnp") == "0"
+    r = run_script(tmp_path, render(model({"command": daemon, "no_new_privs": "yes"}),
+                                    setpriv="/usr/bin/setpriv")["run"])
+    assert r.returncode == 0, r.stderr
+    assert recorded(str(tmp_path / "bin"), "nnp") == "1"
+
+
+def test_stopgroup_starts_the_daemon_in_its_own_process_group(tmp_path):
+    daemon = recorder(str(tmp_path / "bin"))
+    r = run_script(tmp_path, render(model({"command": daemon, "stopgroup": "yes"}))["run"])
+    assert r.returncode == 0, r.stderr
+    pid, pgid = recorded(str(tmp_path / "bin"), "pgid").split()
+    assert pid == pgid
+
+
+@pytest.mark.parametrize("variable, value, why", [
+    ("notify", "fd:3", "runit has no readiness notification for a start to wait on"),
+    ("capabilities", "^cap_net_bind_service", "chpst cannot set capabilities"),
+    ("secbits", "0x2f", "chpst cannot set secure bits"),
+])
+def test_what_runit_cannot_do_is_refused_naming_the_variable(variable, value, why):
+    with pytest.raises(UserError) as e:
+        render(model({variable: value}))
+    assert str(e.value) == "%s: not supported with sv_backend=runit (%s); use sv_backend=native" \
+        % (variable, why)
+
+
 def test_run_sends_stderr_to_the_log_only_when_output_is_logged(tmp_path):
     daemon = recorder(str(tmp_path / "bin"))
     plain = run_script(tmp_path, render(model({"command": daemon}))["run"])
@@ -321,6 +355,31 @@ def test_control_t_sends_the_stop_signal_when_it_is_not_term(tmp_path):
         victim.wait()
 
 
+def test_control_t_signals_the_process_group_with_stopgroup(tmp_path):
+    d = service_dir(tmp_path, stat="run")
+    leader = subprocess.Popen(["/bin/sh", "-c", "sleep 30 & echo $! >child; wait"], cwd=tmp_path,
+                              start_new_session=True)
+    try:
+        wait_for(lambda: (tmp_path / "child").exists() and (tmp_path / "child").read_text(), 5)
+        child = int((tmp_path / "child").read_text())
+        (d / "supervise" / "pid").write_text("%d\n" % leader.pid)
+        r = run_script(tmp_path, render(model({"stopgroup": "yes"}))["control/t"], cwd=d)
+        assert r.returncode == 0, r.stderr
+        assert leader.wait(timeout=5) == -signal.SIGTERM
+        wait_for(lambda: not _alive(child), 5, what="the daemon's child, in its group")
+    finally:
+        leader.kill()
+        leader.wait()
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except FileNotFoundError:
+        return False
+
+
 def test_check_runs_the_init_scripts_healthcheck(tmp_path):
     script = recorder(str(tmp_path / "init $d"), "svc")
     m = from_variables("svc", script, {"command": "/bin/true"}, [], ["healthcheck"])
@@ -399,12 +458,14 @@ def test_health_check_that_hangs_is_killed_after_its_timeout(tmp_path):
         (False, "healthcheck timed out after 300ms")
     assert time.monotonic() - t0 < 3
     child = int((tmp_path / "child").read_text())
-    try:
-        with open("/proc/%d/stat" % child) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        state = "gone"
-    assert state in ("Z", "X", "gone"), "killed with its process group"
+
+    def dead():
+        try:
+            with open("/proc/%d/stat" % child) as f:
+                return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+        except FileNotFoundError:
+            return True
+    wait_for(dead, 5, what="the check's child, killed with its process group")
 
 
 def test_health_check_result_names_the_exit_code(tmp_path):
@@ -416,3 +477,56 @@ def test_health_check_result_names_the_exit_code(tmp_path):
     assert healthwatch.run_command(opts, "healthcheck", 5000) == \
         (False, "healthcheck failed (exit 3)")
     assert healthwatch.run_command(opts, "unhealthy", 5000) == (True, "unhealthy passed")
+
+
+# status and stop without runit (a runsv that was killed) -------------------------
+
+def fake_service(tmp_path, pid, since, state=1):
+    """A service directory as runsv leaves it when killed: status, no runsv."""
+    root = tmp_path / "root"
+    d = root / "svc"
+    (d / "supervise").mkdir(parents=True)
+    (d / "state").mkdir()
+    (d / "supervise" / "status").write_bytes(
+        struct.pack(">QL", 4611686018427387914 + int(since), 0) + struct.pack("<L", pid)
+        + bytes([0, ord("u"), 0, state]))
+    m = model({"runit_svdir_root": str(root), "runit_scandir": str(tmp_path / "scan")})
+    return d, RunitBackend(m, environ={}, tools=Tools())
+
+
+def test_status_without_runsv_is_unsupervised_while_the_daemon_runs(tmp_path):
+    daemon = subprocess.Popen(["sleep", "30"])
+    try:
+        _, backend = fake_service(tmp_path, daemon.pid, time.time())
+        st = backend.status()
+        assert (st.state, st.pid, st.exit_code) == ("unsupervised", daemon.pid, 64)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    st = backend.status()
+    assert (st.state, st.pid, st.exit_code) == ("crashed", None, 32)
+
+
+def test_stop_without_runsv_stops_the_orphaned_daemon_and_removes_everything(tmp_path):
+    daemon = subprocess.Popen(["sleep", "30"])
+    try:
+        d, backend = fake_service(tmp_path, daemon.pid, time.time())
+        (tmp_path / "scan").mkdir()
+        os.symlink(str(d), str(tmp_path / "scan" / "svc"))
+        backend.stop()
+        assert daemon.wait(timeout=5) == -signal.SIGTERM
+        assert not d.exists() and os.listdir(tmp_path / "scan") == []
+    finally:
+        daemon.kill()
+        daemon.wait()
+
+
+def test_stop_leaves_alone_a_process_that_reuses_the_daemons_number(tmp_path):
+    stranger = subprocess.Popen(["sleep", "30"])
+    try:
+        d, backend = fake_service(tmp_path, stranger.pid, time.time() - 3600)
+        backend.stop()
+        assert stranger.poll() is None and not d.exists()
+    finally:
+        stranger.kill()
+        stranger.wait()

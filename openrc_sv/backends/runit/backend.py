@@ -1,21 +1,6 @@
-"""The runit backend: runsv supervises the daemon, openrc-sv sets it up.
+"""RunitBackend: start, stop, status and signal through runsvdir, runsv and sv.
 
-start renders a service directory (render.py, layout.py), links it into the
-directory a runsvdir watches, waits for runsvdir to start a runsv for it,
-tells runsv `up` and confirms the daemon runs; stop takes the daemon down
-following the init script's retry schedule, unlinks the directory, makes
-runsv exit and removes every file.  runit is driven with its own tools
-(sv(8), through the `sh` package) and read through runsv's supervise/
-files (supervise.py).
-
-What runit cannot do the way supervise-daemon does:
-- a respawn comes at least one second after a daemon that ran for less
-  than a second (runsv waits that long, before ./finish adds respawn_delay);
-- stdout and stderr share the one log pipe runsv gives a service;
-- runsvdir looks for new services every five seconds, so a start can take
-  that long before the daemon runs;
-- the stop timeouts are ours (we poll runsv's status), since `sv -w` counts
-  whole seconds.
+The package's __init__ describes the design and what runit cannot do.
 """
 
 import os
@@ -30,7 +15,8 @@ from ..base import Backend, RenderedFile, Status
 from ..model import resolve_command
 from . import procscan, supervise
 from .layout import layout as _layout, scandir_candidates
-from .render import Tools, has_watcher, log_target, render as _render
+from .render import (Tools, has_watcher, log_target, refuse_unsupported, render as _render,
+                     stop_timeout_ms)
 
 # runsvdir rescans its directory at least every five seconds (runsvdir(8));
 # two more cover a busy machine.
@@ -84,6 +70,7 @@ class RunitBackend(Backend):
     # start -------------------------------------------------------------------
     def start(self):
         lay = self.layout
+        refuse_unsupported(self.model)
         resolve_command(self.model)
         in_use = self._scandir_in_use()
         if in_use and self._already_running(in_use):
@@ -195,7 +182,8 @@ class RunitBackend(Backend):
         argv = procscan.cmdline(pid)
         if not argv:
             return False
-        tools = {os.path.basename(self.tools.env), os.path.basename(self.tools.chpst)}
+        tools = {os.path.basename(t) for t in (self.tools.env, self.tools.chpst,
+                                               self.tools.setpriv)}
         return (argv[1:2] == ["./run"] or os.path.basename(argv[0]) in tools
                 or argv[3:4] == ["openrc-sv-chdir"])
 
@@ -219,9 +207,9 @@ class RunitBackend(Backend):
         # The watcher goes down first, so that it cannot restart the daemon
         # meanwhile; it comes back should the daemon refuse to stop.
         supervise.control(lay.health_dir, "d")
+        # Should runsvdir start a new runsv before we are done, it stays down.
+        _files.write([RenderedFile(lay.path("down"), "")])
         if supervise.runsv_running(lay.dir):
-            # Should runsv be restarted before we are done, it stays down.
-            _files.write([RenderedFile(lay.path("down"), "")])
             if not self._stop_daemon():
                 if not force:
                     supervise.control(lay.health_dir, "u")
@@ -229,6 +217,8 @@ class RunitBackend(Backend):
                                     "supervised" % (self.model.service,
                                                     format_schedule(self.model.retry)))
                 supervise.control(lay.dir, "k")
+        else:
+            self._stop_orphan()
         # runsvdir would start a new runsv for a link still there: unlink
         # first, then tell each runsv to exit.
         self._unlink(links)
@@ -242,6 +232,28 @@ class RunitBackend(Backend):
                 if pid:
                     os.kill(pid, _signal.SIGKILL)
         shutil.rmtree(lay.dir, ignore_errors=True)
+
+    def _stop_orphan(self):
+        """The daemon of a runsv that was killed still runs: stop it ourselves.
+
+        Only the process runsv recorded, started when runsv says ./run was
+        (a later process may have its number): the stop signal, then KILL
+        after the first timeout of the schedule.
+        """
+        st = supervise.read_status(self.layout.dir)
+        if st is None or st.state != "run" or not st.pid or not procscan.alive(st.pid):
+            return
+        began = procscan.started_at(st.pid)
+        if began is None or abs(began - st.since) > 2:
+            return
+        kill = os.killpg if self.model.stop_group else os.kill
+        for signum in (self.model.stop_signal, _signal.SIGKILL):
+            try:
+                kill(st.pid, signum)
+            except ProcessLookupError:
+                return
+            if _wait(lambda: not procscan.alive(st.pid), stop_timeout_ms(self.model) / 1000.0):
+                return
 
     def _unlink(self, links):
         for link in links:
@@ -269,6 +281,8 @@ class RunitBackend(Backend):
                 # and keeps runsv from starting ./run again.
                 first_signal = False
                 self._sv("down", lay.dir)
+            elif kind == "signal" and self.model.stop_group:
+                self._kill(value, group=True)
             elif kind == "signal":
                 self._deliver(value, quiet=True)
             elif kind == "timeout":
@@ -300,17 +314,17 @@ class RunitBackend(Backend):
             s.state = "failed"
             s.detail["reason"] = failed
         elif s.supervisor_pid is None or st is None:
-            s.state = "crashed"
+            orphan = st is not None and st.state == "run" and procscan.alive(st.pid)
+            s.state = "unsupervised" if orphan else "crashed"
+            s.pid = st.pid if orphan else None
             s.detail["reason"] = "no runsv supervises %s" % lay.dir
         elif st.state == "run":
             s.state = "started"
             s.pid = st.pid
             s.uptime = st.uptime
         elif st.want == "up":
-            # Between two runs (./finish, respawn_delay): still supervised,
-            # as supervise-daemon's service is while it respawns.
-            s.state = "started"
-            s.detail["respawning"] = "yes"
+            # Between two runs (./finish, respawn_delay): waiting to respawn.
+            s.state = "starting"
         else:
             s.state = "stopped"
             s.detail["reason"] = "taken down outside OpenRC (sv down)"
@@ -333,11 +347,15 @@ class RunitBackend(Backend):
             command = None
         if command:
             self._sv(command, lay.dir, quiet=quiet)
-            return
-        st = supervise.read_status(lay.dir)
+        else:
+            self._kill(signum, group=False)
+
+    def _kill(self, signum, group):
+        """kill(2) the daemon (or its process group) runsv names."""
+        st = supervise.read_status(self.layout.dir)
         if st and st.state == "run" and st.pid:
             try:
-                os.kill(st.pid, signum)
+                (os.killpg if group else os.kill)(st.pid, signum)
             except ProcessLookupError:
                 pass
 

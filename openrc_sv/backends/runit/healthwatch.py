@@ -22,7 +22,6 @@ respawns) nothing is checked.  The watcher exits when SVDIR disappears.
 Lean on purpose: the standard library and supervise.py only.
 """
 
-import argparse
 import os
 import signal
 import subprocess
@@ -135,14 +134,34 @@ def watch(opts):
         restart(opts, pid)
 
 
+class Options:
+    """--dir and --script (text), the four durations (ms), --unhealthy."""
+    TEXT = ("dir", "script")
+    MS = ("timer", "delay", "timeout", "stop_timeout")
+
+    def __init__(self):
+        self.unhealthy = False
+
+
 def parse(argv):
-    p = argparse.ArgumentParser(prog="openrc-sv-healthwatch")
-    p.add_argument("--dir", required=True)
-    p.add_argument("--script", required=True)
-    for name in ("--timer", "--delay", "--timeout", "--stop-timeout"):
-        p.add_argument(name, type=int, required=True)
-    p.add_argument("--unhealthy", action="store_true")
-    return p.parse_args(argv)
+    # Not argparse: this process lives as long as the service, and the
+    # backend is the only one writing its command line.
+    opts = Options()
+    words = list(argv)
+    while words:
+        word = words.pop(0)
+        name = word[2:].replace("-", "_")
+        if word == "--unhealthy":
+            opts.unhealthy = True
+        elif word.startswith("--") and name in Options.TEXT + Options.MS and words:
+            value = words.pop(0)
+            setattr(opts, name, int(value) if name in Options.MS else value)
+        else:
+            raise SystemExit("openrc-sv-healthwatch: fatal: unknown argument %r" % word)
+    missing = [n for n in Options.TEXT + Options.MS if not hasattr(opts, n)]
+    if missing:
+        raise SystemExit("openrc-sv-healthwatch: fatal: missing --%s" % missing[0].replace("_", "-"))
+    return opts
 
 
 def _terminated(signum, frame):

@@ -68,3 +68,33 @@ def runsv_in(svdir):
 
 def cmdline(pid):
     return _argv(pid)
+
+
+def _stat_fields(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # comm may hold spaces and ')': the fields start after the last ')'.
+    return data[data.rindex(b")") + 2:].split()
+
+
+def alive(pid):
+    """Is pid a process that has not exited (not a zombie)?"""
+    f = _stat_fields(pid)
+    return f is not None and f[0] not in (b"Z", b"X")
+
+
+def started_at(pid):
+    """When pid started, in UNIX time (to tell it from a later process that
+    reuses its number), or None if it is gone."""
+    f = _stat_fields(pid)
+    if f is None:
+        return None
+    try:
+        with open("/proc/stat") as stat:
+            btime = next(int(line.split()[1]) for line in stat if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return btime + int(f[19]) / os.sysconf("SC_CLK_TCK")

@@ -21,6 +21,9 @@ How OpenRC's variables map onto runit:
   input_file         ./run's standard input (else /dev/null)
   stopsig, retry     control/t sends the stop signal when it is not TERM;
                      the timeouts are the backend's stop()
+  stopgroup          chpst -P puts the daemon in its own process group,
+                     and control/t signals that group
+  no_new_privs       setpriv --no-new-privs before chpst
   respawn_*          ./finish (counts, gives up, waits)
   healthcheck()      ./check (for `sv check`), and with healthcheck_timer
                      the health/ service (healthwatch.py)
@@ -32,6 +35,10 @@ How OpenRC's variables map onto runit:
                      directory per service -- or, without a log file,
                      output_logger (else error_logger) run by /bin/sh -c
                      as the command user.
+
+Refused, with the variable named: notify (runit has no readiness protocol
+for a start to wait on), capabilities and secbits (neither chpst nor runsv
+can set them).  supervise_daemon_args means nothing to runit.
 """
 
 import os
@@ -61,6 +68,7 @@ class Tools:
     env: str = "/usr/bin/env"
     chpst: str = "chpst"
     svlogd: str = "svlogd"
+    setpriv: str = "setpriv"
     python: str = sys.executable
 
     @classmethod
@@ -69,7 +77,23 @@ class Tools:
         return cls(env=shutil.which("env") or "/usr/bin/env",
                    chpst=shutil.which("chpst") or "chpst",
                    svlogd=shutil.which("svlogd") or "svlogd",
+                   setpriv=shutil.which("setpriv") or "setpriv",
                    python=sys.executable)
+
+
+# Variables runit has no way to honour: a start must not pretend it did.
+UNSUPPORTED = {
+    "notify": "runit has no readiness notification for a start to wait on",
+    "capabilities": "chpst cannot set capabilities",
+    "secbits": "chpst cannot set secure bits",
+}
+
+
+def refuse_unsupported(model):
+    for key, why in UNSUPPORTED.items():
+        if getattr(model, key):
+            raise UserError("%s: not supported with sv_backend=runit (%s); use sv_backend=native"
+                            % (key, why))
 
 
 def chpst_user(model):
@@ -126,7 +150,12 @@ def watcher_argv(model, layout, tools):
     return argv
 
 
+def needs_control_t(model):
+    return model.stop_signal != signal.SIGTERM or model.stop_group
+
+
 def render(model, layout, environ, tools):
+    refuse_unsupported(model)
     env = templating.environment(HERE)
     logdir, logger = log_target(model)
     logged = logdir is not None or logger is not None
@@ -136,6 +165,8 @@ def render(model, layout, environ, tools):
     argv = list(model.argv)
     cd = model.directory
     chpst_options = list(user)
+    if model.stop_group:
+        chpst_options.append("-P")
     if model.chroot:
         chpst_options += ["-/", model.chroot]
         if model.directory:
@@ -151,8 +182,9 @@ def render(model, layout, environ, tools):
     files = [
         file("run", "run", log=logged, stdin=model.input_file or "/dev/null",
              umask=("%04o" % model.umask) if model.umask is not None else None,
-             cd=cd, env_tool=tools.env, environment=environment, chpst=tools.chpst,
-             chpst_options=chpst_options, argv=argv),
+             cd=cd, env_tool=tools.env, environment=environment,
+             setpriv=[tools.setpriv, "--no-new-privs"] if model.no_new_privs else [],
+             chpst=tools.chpst, chpst_options=chpst_options, argv=argv),
         file("finish", "finish", respawn_max=model.respawn_max,
              respawn_period_ms=model.respawn_period_ms or 0,
              respawn_delay_ms=model.respawn_delay_ms,
@@ -160,8 +192,9 @@ def render(model, layout, environ, tools):
     ]
     if model.has_healthcheck:
         files.append(file("check", "check"))
-    if model.stop_signal != signal.SIGTERM:
-        files.append(file("control/t", "control-t", signal=model.stop_signal))
+    if needs_control_t(model):
+        files.append(file("control/t", "control-t", signal=model.stop_signal,
+                          group=model.stop_group))
     if logged:
         files.append(file("log/run", "log-run", logdir=logdir, logger=logger,
                           svlogd=tools.svlogd, chpst=tools.chpst, chpst_user=user))

@@ -14,8 +14,7 @@ import errno
 import os
 import struct
 import time
-from dataclasses import dataclass
-from typing import Optional
+from collections import namedtuple
 
 # A TAI64 label is 2**62 + seconds since 1970 TAI; runit writes UNIX time
 # plus the 10 seconds TAI was ahead in 1970 (its tai_unix()).
@@ -25,14 +24,12 @@ _STATES = {0: "down", 1: "run", 2: "finish"}
 _WANT = {"u": "up", "d": "down", "x": "exit"}
 
 
-@dataclass(frozen=True)
-class SuperviseStatus:
-    state: str               # down | run | finish
-    pid: Optional[int]       # ./run's pid (the daemon's) in run, ./finish's in finish
-    since: float             # UNIX time of the last change of state
-    want: Optional[str]      # up | down | exit | None
-    paused: bool
-    got_term: bool
+class SuperviseStatus(namedtuple("SuperviseStatus", "state pid since want paused got_term")):
+    """state: down | run | finish; pid: ./run's (the daemon's) in run,
+    ./finish's in finish; since: UNIX time of the last change of state;
+    want: up | down | exit | None."""
+
+    __slots__ = ()
 
     @property
     def uptime(self):
