@@ -324,9 +324,12 @@ def test_stopgroup_stops_the_daemons_children_too(rt):
     assert rt.leftovers("svc") == ([], [])
 
 
-def test_stop_follows_the_retry_schedule_to_kill(rt):
-    rt.install("svc", {"retry": "TERM/1/KILL/2"}, flags={"ignore-term": ""})
+def test_stop_follows_the_retry_schedule_the_service_was_started_with(rt):
+    state = rt.install("svc", {"retry": "TERM/1/KILL/2"}, flags={"ignore-term": ""})
     pid = rt.start("svc")
+    # The configuration changes while it runs (the default retry waits 5s).
+    rt.install("svc", flags={"ignore-term": ""})
+    assert "retry" not in rt.sb.read(state + "/model.json")
     t0 = time.monotonic()
     rt.stop("svc")
     assert 1.0 <= time.monotonic() - t0 < 4.0

@@ -8,15 +8,14 @@ import shutil
 import signal as _signal
 import time
 
-from ...convert import format_schedule, signal_name
+from ...convert import format_schedule, retry_schedule, signal_name
 from ...errors import UserError
 from .. import files as _files
 from ..base import Backend, RenderedFile, Status
 from ..model import resolve_command
 from . import procscan, supervise
 from .layout import layout as _layout, scandir_candidates
-from .render import (Tools, has_watcher, log_target, refuse_unsupported, render as _render,
-                     stop_timeout_ms)
+from .render import Tools, has_watcher, log_target, refuse_unsupported, render as _render
 
 # runsvdir rescans its directory at least every five seconds (runsvdir(8));
 # two more cover a busy machine.
@@ -129,7 +128,14 @@ class RunitBackend(Backend):
         lay = self.layout
         rendered = self.render()
         os.makedirs(lay.state, 0o700, exist_ok=True)
-        _files.write(rendered + [RenderedFile(os.path.join(lay.state, "scandir"), scandir + "\n")])
+        # What stop needs is kept with the service: stop may be run with a
+        # model reduced to the service's name (its configuration changed
+        # or broke since), and must still stop it the way it was started.
+        steps, group = self._stop_policy()
+        record = {"scandir": scandir, "retry": format_schedule(steps),
+                  "stopgroup": "yes" if group else "no"}
+        _files.write(rendered + [RenderedFile(os.path.join(lay.state, k), v + "\n")
+                                 for k, v in record.items()])
         links = [(lay.dir, lay.link(scandir))]
         if has_watcher(self.model):
             links.append((lay.health_dir, lay.health_link(scandir)))
@@ -215,7 +221,7 @@ class RunitBackend(Backend):
                     supervise.control(lay.health_dir, "u")
                     raise UserError("%s: the daemon did not stop (retry=%s); it is still "
                                     "supervised" % (self.model.service,
-                                                    format_schedule(self.model.retry)))
+                                                    format_schedule(self._stop_policy()[0])))
                 supervise.control(lay.dir, "k")
         else:
             self._stop_orphan()
@@ -233,6 +239,19 @@ class RunitBackend(Backend):
                     os.kill(pid, _signal.SIGKILL)
         shutil.rmtree(lay.dir, ignore_errors=True)
 
+    def _stop_policy(self):
+        """(retry steps, stopgroup) recorded at start, else the model's."""
+        text = _read(os.path.join(self.layout.state, "retry"))
+        group = _read(os.path.join(self.layout.state, "stopgroup"))
+        steps = None
+        if text:
+            try:
+                steps = retry_schedule("retry", text)
+            except UserError:
+                steps = None
+        steps = steps or self.model.retry or retry_schedule("retry", "5")
+        return steps, (group == "yes") if group else self.model.stop_group
+
     def _stop_orphan(self):
         """The daemon of a runsv that was killed still runs: stop it ourselves.
 
@@ -246,13 +265,15 @@ class RunitBackend(Backend):
         began = procscan.started_at(st.pid)
         if began is None or abs(began - st.since) > 2:
             return
-        kill = os.killpg if self.model.stop_group else os.kill
-        for signum in (self.model.stop_signal, _signal.SIGKILL):
+        steps, group = self._stop_policy()
+        first = next((v for k, v in steps if k == "signal"), _signal.SIGTERM)
+        timeout = next((v for k, v in steps if k == "timeout"), 5000)
+        for signum in (first, _signal.SIGKILL):
             try:
-                kill(st.pid, signum)
+                (os.killpg if group else os.kill)(st.pid, signum)
             except ProcessLookupError:
                 return
-            if _wait(lambda: not procscan.alive(st.pid), stop_timeout_ms(self.model) / 1000.0):
+            if _wait(lambda: not procscan.alive(st.pid), timeout / 1000.0):
                 return
 
     def _unlink(self, links):
@@ -268,7 +289,7 @@ class RunitBackend(Backend):
             st = supervise.read_status(lay.dir)
             return st is None or st.state == "down"
 
-        steps = self.model.retry
+        steps, group = self._stop_policy()
         first_signal = True
         i = 0
         while i < len(steps):
@@ -281,7 +302,7 @@ class RunitBackend(Backend):
                 # and keeps runsv from starting ./run again.
                 first_signal = False
                 self._sv("down", lay.dir)
-            elif kind == "signal" and self.model.stop_group:
+            elif kind == "signal" and group:
                 self._kill(value, group=True)
             elif kind == "signal":
                 self._deliver(value, quiet=True)
@@ -305,7 +326,7 @@ class RunitBackend(Backend):
         s.last_exit = _read(os.path.join(lay.state, "last_exit"))
         s.supervisor_pid = procscan.runsv_in(lay.dir)
         s.detail["service_dir"] = lay.dir
-        if has_watcher(self.model):
+        if os.path.isdir(lay.health_dir):
             health = (_read(os.path.join(lay.state, "health")) or "unknown").split(None, 2)
             s.health = health[0]
             if len(health) == 3:
