@@ -338,6 +338,18 @@ def test_stop_follows_the_retry_schedule_the_service_was_started_with(rt):
     assert rt.leftovers("svc") == ([], [])
 
 
+def test_a_stop_that_fails_keeps_the_daemon_supervised(rt):
+    rt.install("svc", {"retry": "TERM/1"}, flags={"ignore-term": ""})
+    pid = rt.start("svc")
+    r = rt.drive("svc", "stop")
+    assert (r.returncode, r.stderr) == (
+        1, "svc: the daemon did not stop (retry=TERM/1sec); it is still supervised\n")
+    st = rt.status("svc")
+    assert (st["state"], st["pid"]) == ("started", pid)
+    rt.sb.run("kill", "-KILL", str(pid), check=True)
+    assert rt.daemon("svc", other_than=pid), "runsv still respawns it"
+
+
 def test_output_and_errors_go_to_svlogd_in_the_output_log_directory(rt):
     rt.install("svc", {"output_log": "/var/log/openrc-sv/svc/out.log"})
     pid = rt.start("svc")

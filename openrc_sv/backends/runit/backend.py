@@ -218,6 +218,9 @@ class RunitBackend(Backend):
         if supervise.runsv_running(lay.dir):
             if not self._stop_daemon():
                 if not force:
+                    # It still runs: leave it as supervised as it was.
+                    _files.remove([lay.path("down")])
+                    supervise.control(lay.dir, "u")
                     supervise.control(lay.health_dir, "u")
                     raise UserError("%s: the daemon did not stop (retry=%s); it is still "
                                     "supervised" % (self.model.service,
