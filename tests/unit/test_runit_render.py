@@ -242,6 +242,17 @@ def test_what_runit_cannot_do_is_refused_naming_the_variable(variable, value, wh
         % (variable, why)
 
 
+def test_command_user_keeps_the_users_supplementary_groups(tmp_path, monkeypatch):
+    # As supervise-daemon's getgrouplist()/setgroups(); numeric, so that
+    # nothing is looked up inside a chroot.
+    monkeypatch.setattr(os, "getgrouplist", lambda name, gid: [gid, 100, 5] if name == "nobody"
+                        else [gid])
+    chpst = recorder(str(tmp_path / "chpst"), "chpst")
+    run_script(tmp_path, render(model({"command_user": "nobody"}), chpst=chpst)["run"])
+    assert recorded(str(tmp_path / "chpst"), "argv").split("\0")[1:3] == \
+        ["-u", ":65534:65534:100:5"]
+
+
 def test_run_sends_stderr_to_the_log_only_when_output_is_logged(tmp_path):
     daemon = recorder(str(tmp_path / "bin"))
     plain = run_script(tmp_path, render(model({"command": daemon}))["run"])
