@@ -146,7 +146,7 @@ def _start_backend_daemons():
         with open(rc, "w") as f:
             f.write("set daemon 1\nset pidfile /run/monit/monit.pid\nset idfile /run/monit/id\n"
                     "set statefile /run/monit/state\n"
-                    "set httpd unixsocket /run/monit/monit.sock allow localhost\n"
+                    "set httpd unixsocket /run/monit/monit.sock allow openrc-sv:demo-only\n"
                     "include /run/openrc-monit/*\n")
         os.chmod(rc, 0o600)
         procs.append(subprocess.Popen(["monit", "-I", "-c", rc], stdout=subprocess.DEVNULL,
@@ -193,7 +193,10 @@ def inside(workdir):
                 for b in backends:
                     say("\n\n== the same service with supervisor=openrc-sv, sv_backend=%s" % b)
                     svc = "demo-" + b
-                    _install(svc, SCRIPT.format(supervisor="openrc-sv"), "sv_backend=%s\n" % b)
+                    conf = "sv_backend=%s\n" % b
+                    if b == "monit":
+                        conf += "monit_conf=/run/monit/monitrc\n"
+                    _install(svc, SCRIPT.format(supervisor="openrc-sv"), conf)
                     scenario(svc, b)
         except BaseException as e:
             say("demo failed: %r" % e)
