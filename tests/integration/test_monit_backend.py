@@ -168,41 +168,47 @@ def test_crashed_daemon_is_restarted_by_monit(msb):
 
 
 def test_respawn_stops_after_respawn_max_within_period(msb):
-    """A daemon that exits at once, respawn_max=2: monit restarts it, then
+    """A daemon that exits at once, respawn_max=1: monit restarts it, then
     stops supervising it and the service is failed (status 32), with no
     process left.  monit sees the limit one cycle after the restart that
     reached it, so the daemon ran respawn_max+2 times, one more than under
     supervise-daemon.  (monit waits monit_start_timeout for a process that
     is already dead at each start: 1 second keeps the test short.)"""
-    spec = service(msb, "svc", flags={"exit-code": "3"}, respawn_max=2, respawn_period=30,
+    spec = service(msb, "svc", flags={"exit-code": "3"}, respawn_max=1, respawn_period=30,
                    monit_start_timeout=1)
     assert drive(msb, "svc", spec, "start").returncode == 0
     wait_for(lambda: status(msb, "svc", spec)["state"] == "failed", 15,
              what="monit to give up")
     st = status(msb, "svc", spec)
     assert st["exit_code"] == 32 and st["pid"] is None
-    assert len(I.starts(msb, "svc")) == 2 + 2
+    assert len(I.starts(msb, "svc")) == 1 + 2
     assert I.daemons(msb) == []
     assert "Not monitored" in monit(msb, "status", "svc").stdout
     assert drive(msb, "svc", spec, "stop").returncode == 0
     assert_nothing_left(msb, "svc")
 
 
-def test_start_after_monit_gave_up_begins_afresh(msb):
-    spec = service(msb, "svc", flags={"exit-code": "3"}, respawn_max=1, monit_start_timeout=1)
-    assert drive(msb, "svc", spec, "start").returncode == 0
-    wait_for(lambda: status(msb, "svc", spec)["state"] == "failed", 15, what="monit to give up")
-    msb.run("rm", I.statedir("svc") + "/exit-code", check=True)
-    pid = start(msb, "svc", spec)
+def test_start_after_monit_stopped_supervising_begins_afresh(msb):
+    """What monit does when respawn_max is reached (`stop`), done by hand:
+    the service is failed; a new start tears the old one down and starts
+    the daemon anew, with its restart count back to 0."""
+    spec = service(msb, "svc")
+    first = start(msb, "svc", spec)
+    assert monit(msb, "stop", "svc").returncode == 0
+    wait_for(lambda: status(msb, "svc", spec)["state"] == "failed", 10, what="monit to stop it")
+    assert not msb.alive(first)
+    second = start(msb, "svc", spec)
     st = status(msb, "svc", spec)
-    assert (st["state"], st["pid"], st["restarts"]) == ("started", pid, 0)
+    assert (st["state"], st["pid"], st["restarts"]) == ("started", second, 0)
 
 
-def test_daemon_survives_a_restart_of_monit_which_then_supervises_it_again(msb):
+def test_daemon_survives_a_crash_of_monit_which_then_supervises_it_again(msb):
+    """Even a monit killed before it saved its state file (right after the
+    start) takes the service over again when init restarts it."""
     spec = service(msb, "svc")
     first = start(msb, "svc", spec)
     monit_pid = int(msb.read("/run/monit/monit.pid"))
-    msb.run("kill", str(monit_pid), check=True)
+    msb.run("kill", "-9", str(monit_pid), check=True)
     wait_for(lambda: not msb.alive(monit_pid), 5, what="monit to exit")
     assert msb.alive(first)
     start_monit(msb)

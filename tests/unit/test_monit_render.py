@@ -50,10 +50,9 @@ def test_simple_type_writes_a_process_check_started_and_stopped_by_the_control_s
     assert check_lines(out["foo.monitrc"].content) == [
         'check process "foo" with pidfile "/run/openrc-sv/monit/foo/pid"',
         "group openrc-sv",
-        "onreboot nostart",
         'start program = "/run/openrc-sv/monit/foo/control start" with timeout 5 seconds',
         'stop program = "/run/openrc-sv/monit/foo/control stop" with timeout 40 seconds',
-        "if 11 restarts within 2147483647 cycles then stop",
+        "if 12 restarts within 2147483647 cycles then stop",
     ]
 
 
@@ -67,10 +66,11 @@ def test_directories_and_pidfile_follow_the_variables():
 
 
 @pytest.mark.parametrize("respawn_max, period, cycle, expected", [
-    ("3", "10", 1, "if 4 restarts within 10 cycles then stop"),
-    ("3", "10", 3, "if 4 restarts within 4 cycles then stop"),       # raised to respawn_max+1
-    ("2", "1min", 30, "if 3 restarts within 3 cycles then stop"),
-    ("10", None, 30, "if 11 restarts within 2147483647 cycles then stop"),   # the lifetime
+    ("3", "10", 1, "if 5 restarts within 10 cycles then stop"),
+    ("3", "10", 3, "if 5 restarts within 5 cycles then stop"),       # raised to respawn_max+2
+    ("2", "1min", 20, "if 4 restarts within 4 cycles then stop"),
+    ("2", "2min", 20, "if 4 restarts within 6 cycles then stop"),
+    ("10", None, 30, "if 12 restarts within 2147483647 cycles then stop"),   # the lifetime
     ("0", "10", 1, None),                                             # unlimited
 ])
 def test_respawn_max_within_period_becomes_a_restart_limit_in_cycles(respawn_max, period, cycle,
@@ -88,7 +88,7 @@ def test_healthcheck_timer_becomes_a_program_check_every_n_cycles():
     i = lines.index('check program "foo_health" with path '
                     '"/run/openrc-sv/monit/foo/control healthcheck" with timeout 33 seconds')
     assert lines[i + 1:] == [
-        "group openrc-sv", "onreboot nostart", 'depends on "foo"', "every 3 cycles",
+        "group openrc-sv", 'depends on "foo"', "every 3 cycles",
         'if status != 0 then exec "/run/openrc-sv/monit/foo/control unhealthy" '
         'repeat every 3 cycles']
 
@@ -220,7 +220,7 @@ def test_installed_monit_accepts_the_rendered_files(tmp_path):
     assert "Process Name          = web-1.x" in r.stdout
     assert "Program Name          = web-1.x_health" in r.stdout
     assert "Pid file             = %s/a b.pid" % tmp_path in r.stdout
-    assert "If restarted 4 times within 4 cycle(s) then stop" in r.stdout
+    assert "If restarted 5 times within 5 cycle(s) then stop" in r.stdout
 
 
 @needs_monit

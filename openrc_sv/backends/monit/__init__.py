@@ -26,8 +26,9 @@ Per service (conf.d): sv_backend=monit, and optionally monit_type=native
 and the monit_* variables of settings.py.  `start` writes
 $monit_include_dir/SVC.monitrc (and, for monit_type=simple, the control
 script the checks run, see render.py and launch.py), checks it with
-`monit -t`, reloads monit, waits for monit to know the service and asks it
-to start it; a start that fails leaves nothing behind.  `stop` asks monit to
+`monit -t`, reloads monit and waits for monit to have started the daemon
+(monit starts a process check as it loads it; a native one is also asked
+with `monit start`); a start that fails leaves nothing behind.  `stop` asks monit to
 stop the service, removes the files and reloads monit.  `status` asks
 monit; `signal`/`reload` signal the daemon's pid (monit has no verb for it).
 """
@@ -120,11 +121,14 @@ class MonitBackend(Backend):
             self.monit.reload()
             self._wait(lambda: self.monit.status(s.name), s.timeout_ms / 1000.0,
                        "monit to load %s" % self.include_file)
-            # `monit start` also turns monitoring on; `monitor` first would
-            # let monit start it too, as a "restart" counted against respawn_max.
-            self.monit.action("start", s.name)
-            if self._health_name():
-                self.monit.action("monitor", self._health_name())
+            if not self.simple:
+                # The administrator's file may say "onreboot nostart".
+                self.monit.action("start", s.name)
+            # Our own file is started by monit as it loads it.  No `monit
+            # start` then: it would race with that start, and monit counts
+            # one against respawn_max but not the other.  It also means a
+            # monit that dies before it has saved its state still starts
+            # supervising the service again when it comes back.
             self._wait(self._started, self._start_wait(), "monit to start %s" % s.name)
         except BaseException:
             self._teardown(best_effort=True)

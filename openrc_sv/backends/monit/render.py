@@ -20,18 +20,20 @@ How OpenRC's variables map onto monit's cycles (monit only acts once per
 poll cycle, `set daemon N`):
 
   respawn_max / respawn_period
-      monit counts the restarts it makes after a failure (not our own
-      `monit start`) in a window of cycles that opens at the first restart.
-      OpenRC gives up at the (respawn_max+1)th death within the period, so
-      we write `if respawn_max+1 restarts within C cycles then stop`, C being
-      respawn_period in cycles, rounded up.  monit restarts at most once a
-      cycle, so C is raised to at least respawn_max+1 (monit rejects fewer
-      cycles than restarts): the limit then trips when the daemon dies at
-      every cycle.  No respawn_period means the service's lifetime: C is
-      monit's largest count.  `stop`, not `unmonitor`: by the time the
-      limit is seen monit has just started the daemon once more, and stop
-      kills that last start too, leaving nothing running, as OpenRC does.
-      respawn_max=0 (unlimited) writes no limit.
+      monit counts the starts it makes itself (the first one, when it loads
+      the file, included; not those asked for with `monit start`) in a
+      window of cycles that opens at the first one.  OpenRC gives up at the
+      (respawn_max+1)th death within the period, which under monit is the
+      (respawn_max+2)th start, so we write
+      `if respawn_max+2 restarts within C cycles then stop`, C being
+      respawn_period in cycles, rounded up.  monit starts a service at
+      most once a cycle, so C is raised to at least respawn_max+2 (monit
+      rejects fewer cycles than restarts): the limit then trips when the
+      daemon dies at every cycle.  No respawn_period means the service's
+      lifetime: C is monit's largest count.  `stop`, not `unmonitor`: by
+      the time the limit is seen monit has just started the daemon once
+      more, and stop kills that last start too, leaving nothing running, as
+      OpenRC does.  respawn_max=0 (unlimited) writes no limit.
   respawn_delay
       the launcher sleeps that long before every start but the first.
   monit_start_timeout (ours, default 5sec)
@@ -75,7 +77,7 @@ def restart_limit(respawn_max, respawn_period_ms, cycle_s):
     """(restarts, cycles) for `if R restarts within C cycles`, or None."""
     if not respawn_max:
         return None
-    count = respawn_max + 1
+    count = respawn_max + 2
     if respawn_period_ms is None:
         return count, LIFETIME_CYCLES
     return count, min(LIFETIME_CYCLES, max(count, cycles(respawn_period_ms, cycle_s)))
