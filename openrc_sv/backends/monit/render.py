@@ -45,7 +45,9 @@ poll cycle, `set daemon N`):
   healthcheck_timer
       a `check program SVC_health` run `every N cycles`, N the timer in
       cycles rounded up (at least 1).  healthcheck_delay and
-      healthcheck_timeout are applied by the launcher.
+      healthcheck_timeout are applied by the launcher.  A failed check
+      runs unhealthy() and then `monit restart SVC`; monit does not count
+      that restart against respawn_max (OpenRC does).
 """
 
 import math
