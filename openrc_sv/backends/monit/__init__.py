@@ -10,7 +10,11 @@ command line can reach, e.g. a unix socket:
     set pidfile /run/monit.pid         # `monit reload` signals this pid
     set statefile /var/lib/monit/state
     set httpd unixsocket /run/monit.sock allow admin:CHANGE-ME
-    include /run/openrc-monit/*
+    include /run/openrc-monit/*.monitrc
+
+(`include /run/openrc-monit/*` works too, but may catch a file while it is
+being written, as SVC.monitrc.tmp.PID, and the monit command line refuses
+to do anything while an included file is broken.)
 
 Run it in the foreground (-I) under something that restarts it:
 
@@ -230,7 +234,7 @@ class MonitBackend(Backend):
             if self.settings.type == "native":
                 raise UserError("monit_type=native: %s has no check named '%s' (set monit_name "
                                 "to the name it uses)" % (self.include_file, self.settings.name))
-            raise UserError("monit does not read %s: add 'include %s/*' to %s"
+            raise UserError("monit does not read %s: add 'include %s/*.monitrc' to %s"
                             % (self.include_file, self.settings.include_dir,
                                self.settings.conf or "monit's control file"))
 
