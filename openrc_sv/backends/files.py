@@ -14,7 +14,10 @@ def write(files):
     try:
         for f in files:
             os.makedirs(os.path.dirname(f.path), 0o755, exist_ok=True)
-            tmp = "%s.tmp.%d" % (f.path, os.getpid())
+            # A dot-name: a reader globbing the directory (monit's
+            # `include DIR/*`) must not pick up a half-written file.
+            head, tail = os.path.split(f.path)
+            tmp = os.path.join(head, ".%s.tmp.%d" % (tail, os.getpid()))
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, f.mode)
             try:
                 os.write(fd, f.content.encode())

@@ -5,8 +5,8 @@ empty string), no autoescape (we write shell and monit files, not HTML), and
 every filter registered here, in one place:
 
   shellquote   a value as one POSIX sh word:  it's -> 'it'"'"'s'
-  monitquote   a value as one monit string:   "..." with " and \\ escaped;
-               refuses newlines, which monit's parser cannot take inside a string
+  monitquote   a value as one monit string:   "...", refusing ", \\ and line
+               breaks, which monit strings cannot hold
   shelljoin    a list of values as sh words, each quoted
 
 Templates live beside their backend: openrc_sv/backends/NAME/templates/.
@@ -29,10 +29,15 @@ def shelljoin(values):
 
 
 def monitquote(value):
+    """A value as one monit string.  monit strings have no escapes (a \\"
+    is a syntax error, and one broken included file stops every monit
+    command), so a value that cannot be written as is is refused."""
     s = str(value)
-    if "\n" in s or "\r" in s or "\0" in s:
-        raise UserError("value %r cannot go into a monit control file: it contains a newline" % s)
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    bad = [c for c in ('"', "\\", "\n", "\r", "\0") if c in s]
+    if bad:
+        raise UserError("value %r cannot go into a monit control file: monit strings cannot "
+                        "hold %s" % (s, " or ".join(repr(c) for c in bad)))
+    return '"' + s + '"'
 
 
 def environment(backend_dir):
