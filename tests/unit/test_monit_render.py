@@ -263,3 +263,14 @@ def test_monit_status_is_read_service_by_service():
                   "monitoring status": "Monitored", "pid": "27",
                   "data collected": "Sat, 21 Nov 2026 13:03:29"},
         "web 1_health": {"type": "Program", "status": "Status failed", "last output": "-"}}
+
+
+@pytest.mark.parametrize("var,value", [("capabilities", "^cap_net_bind_service"),
+                                       ("secbits", "0x2f"), ("no_new_privs", "yes")])
+def test_privilege_variables_the_launcher_cannot_apply_are_refused(var, value):
+    from openrc_sv.backends import model as M
+    from openrc_sv.backends.monit import render as R
+    from openrc_sv.backends.monit import settings as S
+    m = M.from_variables("svc", "/etc/init.d/svc", {"command": "/bin/sleep", var: value}, ["1"])
+    with pytest.raises(UserError, match=var):
+        R.render_simple(m, S.from_model(m), 1)

@@ -151,6 +151,13 @@ def render_simple(model, s, cycle):
     if model.notify:
         raise UserError("notify: not supported with sv_backend=monit (monit cannot "
                         "wait for a daemon's readiness); remove notify= or use sv_backend=native")
+    for var in ("capabilities", "secbits"):
+        if getattr(model, var):
+            raise UserError("%s: not supported with sv_backend=monit (its launcher does not set "
+                            "it); remove %s= or use sv_backend=native" % (var, var))
+    if model.no_new_privs:
+        raise UserError("no_new_privs: not supported with sv_backend=monit; "
+                        "remove no_new_privs= or use sv_backend=native")
     control = control_path(s)
     ctx = {
         "service": model.service,
