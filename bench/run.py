@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import sys
 import time
 from types import SimpleNamespace
@@ -34,7 +35,7 @@ METRICS = {"fleet": fleet, "startstop": startstop, "respawn": respawn,
 ORDER = ["mem.", "start.", "stop.", "respawn.", "recover.", "storm.", "idle.", "idle_hc.", "health."]
 
 QUICK = dict(repeat=3, services="1,50", kills=30, idle_seconds=10.0, storm_seconds=3.0,
-             health_rounds=5, cycles=5)
+             health_rounds=3, cycles=5)
 FULL = dict(repeat=5, services="1,50,500", kills=100, idle_seconds=60.0, storm_seconds=5.0,
             health_rounds=10, cycles=10)
 
@@ -49,8 +50,11 @@ def parse(argv):
     p.add_argument("--kills", type=int, help="kills per run for respawn latency (quick 30, full 100)")
     p.add_argument("--idle-seconds", type=float, help="idle window (quick 10, full 60)")
     p.add_argument("--storm-seconds", type=float, help="crash storm window (quick 3, full 5)")
-    p.add_argument("--health-rounds", type=int, help="failed health checks per run (quick 5, full 10)")
+    p.add_argument("--health-rounds", type=int, help="failed health checks per run (quick 3, full 10)")
     p.add_argument("--cycles", type=int, help="start/stop cycles per run for one service (quick 5, full 10)")
+    p.add_argument("--nofile", type=int, default=1024,
+                   help="soft RLIMIT_NOFILE the sandboxes inherit (default 1024, the kernel's "
+                   "default for init and so for services on an OpenRC boot)")
     p.add_argument("--columns", help="comma-separated column keys (default: all): "
                    + ",".join(c.key for c in C.COLUMNS))
     p.add_argument("--metrics", help="comma-separated measurements (default: all): " + ",".join(METRICS))
@@ -65,6 +69,8 @@ def parse(argv):
         p.error("--services: expected comma-separated counts, like 1,50,500, got %r" % cfg.services)
     if not cfg.services or min(cfg.services) < 1:
         p.error("--services: counts must be at least 1, got %r" % a.services)
+    if a.nofile < 64:
+        p.error("--nofile: must be at least 64, got %d" % a.nofile)
     for k in ("repeat", "kills", "health_rounds", "cycles"):
         if getattr(cfg, k) < 1:
             p.error("--%s: must be at least 1, got %r" % (k.replace("_", "-"), getattr(cfg, k)))
@@ -73,6 +79,7 @@ def parse(argv):
     if C.REFERENCE not in cfg.columns:
         p.error("--columns: must include %s, the reference every ratio is taken to" % C.REFERENCE)
     cfg.named_columns = bool(a.columns)
+    cfg.nofile = a.nofile
     cfg.json = a.json
     cfg.mode = "full" if a.full else "quick"
     return cfg
@@ -93,8 +100,21 @@ def interpreter():
                                     platform.python_version())
 
 
+def limit_files(soft):
+    """Give the sandboxes the usual soft limit on open files.  It matters:
+    OpenRC's C supervisor marks every possible fd close-on-exec before it
+    execs the daemon (one fcntl per fd up to the limit), so its respawn
+    cost grows with the limit a shell or container happened to give us."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return soft
+
+
 def main(argv=None):
     cfg = parse(sys.argv[1:] if argv is None else argv)
+    cfg.nofile = limit_files(cfg.nofile)
     cols = [c for c in C.COLUMNS if c.key in cfg.columns]
     for c in cols:
         c.missing_reason = c.missing()
@@ -106,7 +126,8 @@ def main(argv=None):
         return 111
     live = [c for c in cols if not c.missing_reason]
     print("interpreter: %s" % interpreter())
-    print("machine:     %s, %d CPUs, kernel %s" % (platform.machine(), os.cpu_count(), platform.release()))
+    print("machine:     %s, %d CPUs, kernel %s; open files limit %d"
+          % (platform.machine(), os.cpu_count(), platform.release(), cfg.nofile))
     print("mode:        %s: %d runs; services %s; %d kills; idle %gs; storm %gs; %d health rounds; %d cycles"
           % (cfg.mode, cfg.repeat, ",".join(map(str, cfg.services)), cfg.kills, cfg.idle_seconds,
              cfg.storm_seconds, cfg.health_rounds, cfg.cycles))
