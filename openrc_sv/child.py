@@ -193,6 +193,22 @@ def spawn(setup, argv, stdio, keep_fds=(), extra_env=None):
     return pid
 
 
+def kill_and_reap(pid):
+    """SIGKILL a child we started in its own session (and all it started),
+    and reap it."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
 def _open_fds():
     try:
         return [int(n) for n in os.listdir("/proc/self/fd")]

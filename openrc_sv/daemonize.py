@@ -73,7 +73,7 @@ def run_supervisor(opts, st, pidfile, report_fd, keys, written):
             "%s: %s" % (getattr(e, "filename", "") or "", e.strerror) if isinstance(e, OSError) and e.strerror
             else str(e) or type(e).__name__)
         if sup is not None and sup.pid:
-            _kill_now(sup.pid)
+            child.kill_and_reap(sup.pid)
         if sup is not None:
             _kill_loggers(sup)
         _cleanup_failed_start(st, opts, pidfile, written, keys)
@@ -89,7 +89,7 @@ def run_supervisor(opts, st, pidfile, report_fd, keys, written):
     except BaseException as e:
         syslog.syslog(syslog.LOG_ERR, "%s: supervisor failed: %r" % (opts.svcname, e))
         if sup.pid:
-            _kill_now(sup.pid)
+            child.kill_and_reap(sup.pid)
         _finish(sup, st, opts, pidfile, failed=True)
     os._exit(code)
 
@@ -132,23 +132,9 @@ def _finish(sup, st, opts, pidfile, failed=False):
             pass
 
 
-def _kill_now(pid):
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass
-
-
 def _kill_loggers(sup):
     for pid in sup.out.logger_pids():
-        _kill_now(pid)
+        child.kill_and_reap(pid)
 
 
 def _cleanup_failed_start(st, opts, pidfile, written, keys):

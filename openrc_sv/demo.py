@@ -156,7 +156,7 @@ def _start_backend_daemons():
 
 def _backends_available():
     try:
-        import openrc_sv.cli  # noqa: F401
+        import openrc_sv.cli  # noqa: F401  (is the CLI installed?)
     except ImportError:
         return []
     if not shutil.which("openrc-sv"):

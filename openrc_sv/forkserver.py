@@ -149,9 +149,9 @@ def serve(path):
     import socket
     # Everything a supervisor runs, imported once, here, to be shared.
     from . import (child, convert, daemonize, health, logpipes, orphans,  # noqa: F401
-                   procinfo, rcstate, sd_args, stopper, supervisor)
-    import select    # noqa: F401
-    import syslog    # noqa: F401
+                   procinfo, rcstate, sd_args, stopper, supervise_daemon, supervisor)
+    import select  # noqa: F401
+    import syslog  # noqa: F401
     os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
     try:
         os.unlink(path)

@@ -143,18 +143,8 @@ class HealthCheck:
         self.proc = (pid, what, now + self.timeout, r)
 
     def _kill(self):
-        pid = self.proc[0]
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+        from .child import kill_and_reap
+        kill_and_reap(self.proc[0])
         self._close_output()
         self.proc = None
 

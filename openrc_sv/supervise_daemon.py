@@ -50,29 +50,6 @@ def default_pidfile(svc):
 
 # -- start ---------------------------------------------------------------
 
-def resolve_exec(opts):
-    """Check the command exists, is a file and is executable, as the daemon
-    will see it (inside --chroot); OpenRC only checks that it exists."""
-    exe = opts.exec
-    root = (opts.chroot or "").rstrip("/")
-    if "/" in exe:
-        candidates = [exe]
-    else:
-        candidates = [os.path.join(d, exe) for d in
-                      os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":") if d]
-    for c in candidates:
-        full = root + c if root and c.startswith("/") else c
-        if os.path.isdir(full):
-            if "/" in exe:
-                raise UserError("%s: is a directory, not a command" % full)
-            continue
-        if os.path.exists(full):
-            if not os.access(full, os.X_OK):
-                raise UserError("%s: is not executable (chmod +x it, or fix command=)" % full)
-            return c
-    raise UserError("%s: command not found%s" % (exe, " in the chroot %s" % root if root else ""))
-
-
 def supervisor_alive(st, pidfile):
     """The pid of the running supervisor for this service, or None.
 
@@ -94,7 +71,8 @@ def supervisor_alive(st, pidfile):
 
 def start(opts):
     st = ServiceState(opts.svcname)
-    resolve_exec(opts)
+    from .command import resolve
+    resolve(opts.exec, opts.chroot, what=PROG)
     pidfile = opts.pidfile or default_pidfile(opts.svcname)
     if opts.stdin and not os.access(opts.stdin, os.R_OK):
         raise UserError("--stdin: cannot read '%s'" % opts.stdin)

@@ -23,7 +23,6 @@ import syslog
 import time
 
 from . import child, convert, procinfo
-from .health import HealthCheck
 from .logpipes import OutputPipes
 from .stopper import StopSchedule
 

@@ -9,7 +9,6 @@ the word list the shell made of ``command_args command_args_foreground``,
 exactly as OpenRC's `eval supervise-daemon ... -- $command_args` sees it.
 """
 
-import os
 import signal
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
@@ -177,17 +176,7 @@ def from_variables(service, script, variables, args, functions=()):
 
 
 def resolve_command(model):
-    """The daemon's absolute path, checked to exist and be executable
-    (inside the chroot when there is one)."""
-    cmd = model.command
-    root = model.chroot or ""
-    if "/" in cmd:
-        candidates = [cmd]
-    else:
-        candidates = [os.path.join(d, cmd) for d in
-                      os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin").split(":") if d]
-    for c in candidates:
-        full = root + c if root else c
-        if os.path.isfile(full) and os.access(full, os.X_OK):
-            return c
-    raise UserError("command: '%s' does not exist or is not an executable file" % cmd)
+    """The daemon's path, checked to exist and be executable (inside the
+    chroot when there is one)."""
+    from ..command import resolve
+    return resolve(model.command, model.chroot)

@@ -1,8 +1,6 @@
 """The fork server: supervisors forked from one interpreter, each still a
 process of its own that outlives the server."""
 
-import os
-
 import pytest
 
 from sandbox import our_script, wait_for

@@ -8,11 +8,9 @@ health watcher's check runner).
 """
 
 import os
-import shlex
 import signal
 import struct
 import subprocess
-import sys
 import time
 
 import pytest

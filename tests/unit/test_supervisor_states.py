@@ -4,8 +4,6 @@ child.spawn is replaced by a stub and the clock by a variable, so each test
 states exactly which events happen when.
 """
 
-import os
-
 import pytest
 
 from openrc_sv import sd_args, supervisor

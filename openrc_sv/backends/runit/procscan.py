@@ -8,13 +8,11 @@ supervises.
 
 import os
 
+from ... import procinfo
+
 
 def _argv(pid):
-    try:
-        with open("/proc/%s/cmdline" % pid, "rb") as f:
-            return [a.decode(errors="replace") for a in f.read().split(b"\0")[:-1]]
-    except OSError:
-        return []
+    return procinfo.cmdline(int(pid))
 
 
 def processes(name):
