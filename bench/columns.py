@@ -29,6 +29,7 @@ class Column:
     needs: Callable[[], Optional[str]] = lambda: None   # why it cannot run, or None
     prepare: Optional[Callable] = None   # prepare(world) before any service starts
     slow: bool = False                   # starts take seconds: only in --full or when named
+    max_services: int = 100000           # fleets beyond this are left out (n/a): too slow
     min_uptime: float = 0.0              # kill a daemon only once it is this old (runsv's 1 s rule)
     missing_reason: Optional[str] = None # set by the run: why this column is n/a
 
@@ -165,9 +166,9 @@ COLUMNS = [
     Column("native", "plugin:native", **_plugin("native")),
     # runsv waits a second before restarting a service that ran less than
     # one: the bench lets the daemon live that long before killing it.
-    Column("runit", "plugin:runit", slow=True, min_uptime=1.05,
+    Column("runit", "plugin:runit", slow=True, min_uptime=1.05, max_services=50,
            **_plugin("runit", _plugin_runit, ("runsvdir", "runsv"))),
-    Column("monit", "plugin:monit", slow=True,
+    Column("monit", "plugin:monit", slow=True, max_services=50,
            **_plugin("monit", _plugin_monit, ("monit",), monit_conf=MONIT_CONF)),
     Column("bare-runit", "bare runit", kind="runit", ours=False, min_uptime=1.05,
            needs=_need_programs("runsvdir", "runsv")),

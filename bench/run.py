@@ -34,20 +34,20 @@ METRICS = {"fleet": fleet, "startstop": startstop, "respawn": respawn,
            "storm": storm, "idle": idle, "health": health}
 ORDER = ["mem.", "start.", "stop.", "respawn.", "recover.", "storm.", "idle.", "idle_hc.", "health."]
 
-QUICK = dict(repeat=3, services="1,50", kills=30, idle_seconds=10.0, storm_seconds=3.0,
+QUICK = dict(repeat=3, services="1,50", kills=50, idle_seconds=10.0, storm_seconds=3.0,
              health_rounds=3, cycles=5)
-FULL = dict(repeat=5, services="1,50,500", kills=100, idle_seconds=60.0, storm_seconds=5.0,
+FULL = dict(repeat=3, services="1,50,500", kills=100, idle_seconds=60.0, storm_seconds=5.0,
             health_rounds=10, cycles=10)
 
 
 def parse(argv):
     p = argparse.ArgumentParser(prog="tools/run bench", description=__doc__.split("\n")[0])
     p.add_argument("--full", action="store_true",
-                   help="the long run: 1,50,500 services, 5 runs, 100 kills, 60 s idle")
-    p.add_argument("--repeat", type=int, help="runs to take the median over (quick 3, full 5)")
+                   help="the long run: 1,50,500 services, every column, 100 kills, 60 s idle")
+    p.add_argument("--repeat", type=int, help="runs to take the median over (default 3)")
     p.add_argument("--services", help="service counts for memory, start/stop in a row and "
                    "kill-all recovery (quick 1,50; full 1,50,500)")
-    p.add_argument("--kills", type=int, help="kills per run for respawn latency (quick 30, full 100)")
+    p.add_argument("--kills", type=int, help="kills per run for respawn latency (quick 50, full 100)")
     p.add_argument("--idle-seconds", type=float, help="idle window (quick 10, full 60)")
     p.add_argument("--storm-seconds", type=float, help="crash storm window (quick 3, full 5)")
     p.add_argument("--health-rounds", type=int, help="failed health checks per run (quick 3, full 10)")

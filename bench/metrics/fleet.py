@@ -39,7 +39,8 @@ def figures(cfg):
 def measure(columns, cfg):
     out = {}
     for n in cfg.services:
-        res = per_column(columns, lambda w: one(w, n), kinds=("rc", "runit"))
+        fit = [c for c in columns if n <= c.max_services]
+        res = per_column(fit, lambda w: one(w, n), kinds=("rc", "runit"))
         for key, figs in res.items():
             merged = out.setdefault(key, {})
             if "error" in figs and "error" in merged:
