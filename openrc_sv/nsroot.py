@@ -32,7 +32,7 @@ def our_script(name):
 
 
 def stage_sbin(libexec, workdir):
-    """A copy of $RC_LIBEXECDIR/sbin with our supervise-daemon linked in,
+    """A copy of $RC_LIBEXECDIR/sbin with our supervise-daemon launcher in it,
     to bind over the real one inside the namespace."""
     staging = os.path.join(workdir, "rc-sbin")
     os.makedirs(staging, exist_ok=True)
@@ -41,9 +41,12 @@ def stage_sbin(libexec, workdir):
         dst = os.path.join(staging, n)
         if not os.path.lexists(dst):
             shutil.copy2(os.path.join(src, n), dst, follow_symlinks=False)
-    link = os.path.join(staging, "supervise-daemon")
-    if not os.path.lexists(link):
-        os.symlink(our_script("supervise-daemon"), link)
+    ours = os.path.join(staging, "supervise-daemon")
+    if not os.path.lexists(ours):
+        from . import launcher
+        with open(ours, "w") as f:
+            f.write(launcher.script())
+        os.chmod(ours, 0o755)
     return staging
 
 

@@ -57,15 +57,17 @@ def supervisor_alive(st, pidfile):
     supervisor died, so it must be a supervise-daemon for this service
     (ours records its identity; OpenRC's is recognised by its command line).
     """
+    ident = st.get("supervisor_ident")
+    if ident and procinfo.same_process(ident):
+        return int(ident.split(":", 1)[0])
     pid = procinfo.read_pidfile(pidfile)
     if not pid or pid <= 1 or not procinfo.alive(pid):
         return None
-    ident = st.get("supervisor_ident")
-    if ident and procinfo.same_process(ident):
-        return pid
+    # OpenRC's: [supervise-daemon, SVC, ...]; ours: [python, -I, -S, .../supervise-daemon, SVC, ...]
     cmd = procinfo.cmdline(pid)
-    if any(a.endswith("supervise-daemon") for a in cmd[:2]) and st.name in cmd[1:3]:
-        return pid
+    for i, a in enumerate(cmd[:4]):
+        if a.endswith("supervise-daemon") and cmd[i + 1:i + 2] == [st.name]:
+            return pid
     return None
 
 
@@ -162,7 +164,7 @@ def _fork_supervisor(opts, st, pidfile, fifo, keys, written):
     sys.stdout.flush()
     sys.stderr.flush()
     from . import forkserver
-    argv = [os.path.abspath(sys.argv[0])] + list(opts.raw_argv)
+    argv = [PROG] + list(opts.raw_argv)
     if not forkserver.request(argv, w, keys, written):
         # No fork server: fork the supervisor ourselves (heavier: it keeps
         # this whole interpreter to itself).

@@ -18,7 +18,6 @@ import errno
 import os
 import select
 import signal
-import sys
 import syslog
 import time
 
@@ -276,9 +275,10 @@ class Supervisor:
             self.pid, self.ctl.fd, self.ctl.keep_fd, self.out.export(), self.restarts)
         os.environ["RC_SVCNAME"] = self.o.svcname
         signal.set_wakeup_fd(-1)
-        argv = [sys.executable, os.path.abspath(sys.argv[0])] + reexec_args(sys.argv[1:])
+        from .launcher import argv as launcher_argv
+        argv = launcher_argv() + reexec_args(list(self.o.raw_argv))
         try:
-            os.execv(sys.executable, argv)
+            os.execv(argv[0], argv)
         except OSError as e:
             self.log(syslog.LOG_ERR, "unable to re-execute: %s; carrying on" % e.strerror)
             self.install_signals()

@@ -12,16 +12,14 @@ There are no files to render: render() returns an empty list, and
 describe() gives the command line start would run (shown by
 `openrc-sv render`).
 
-The supervisor we run is the console script installed beside this Python
-(sysconfig's scripts directory), never /sbin/supervise-daemon, which is
-OpenRC's C program.
+The supervisor we run is ours, started through openrc_sv.launcher (this
+Python, without `site`), never /sbin/supervise-daemon, which is OpenRC's C
+program.
 """
 
 import os
 import shlex
 import subprocess
-import sys
-import sysconfig
 import time
 
 from .. import convert, procinfo
@@ -31,15 +29,10 @@ from .base import Backend, Status
 from .model import resolve_command
 
 
-def supervise_daemon_path():
-    """Our supervise-daemon console script."""
-    candidates = [os.path.join(sysconfig.get_path("scripts"), "supervise-daemon"),
-                  os.path.join(os.path.dirname(sys.executable), "supervise-daemon")]
-    for c in candidates:
-        if os.path.isfile(c) and os.access(c, os.X_OK):
-            return c
-    raise UserError("native: openrc-sv's supervise-daemon is not installed (looked for %s); "
-                    "reinstall openrc-sv" % " and ".join(candidates))
+def supervise_daemon_argv():
+    """How to run our supervise-daemon: a lean interpreter (see launcher)."""
+    from .. import launcher
+    return launcher.argv()
 
 
 def start_options(model):
@@ -104,12 +97,8 @@ class NativeBackend(Backend):
 
     def describe(self):
         """The start command line as one shell-quoted line (`openrc-sv render`)."""
-        try:
-            program = supervise_daemon_path()
-        except UserError:
-            program = "supervise-daemon"
         return "RC_SVCNAME=%s %s" % (shlex.quote(self.model.service),
-                                     shlex.join([program] + self.start_words()))
+                                     shlex.join(["supervise-daemon"] + self.start_words()))
 
     def _env(self):
         env = dict(os.environ)
@@ -130,7 +119,7 @@ class NativeBackend(Backend):
     # -- the verbs ---------------------------------------------------------------
     def start(self):
         m = self.model
-        rc = self._run([supervise_daemon_path()] + self.start_words(resolve_command(m)))
+        rc = self._run(supervise_daemon_argv() + self.start_words(resolve_command(m)))
         if rc != 0:
             raise UserError("supervise-daemon could not start %s (exit status %d)"
                             % (m.command, rc))
@@ -139,13 +128,13 @@ class NativeBackend(Backend):
         # No --pidfile: the supervisor recorded the one it was started with
         # (options/SVC/pidfile).  supervise_stop's "$chroot$pidfile" would
         # name a file inside the chroot, where the supervisor never wrote.
-        rc = self._run([supervise_daemon_path(), self.model.service, "--stop"])
+        rc = self._run(supervise_daemon_argv() + [self.model.service, "--stop"])
         if rc != 0:
             raise UserError("supervise-daemon could not stop %s (exit status %d)"
                             % (self.model.service, rc))
 
     def signal(self, signum):
-        rc = self._run([supervise_daemon_path(), self.model.service, "--signal", str(int(signum))])
+        rc = self._run(supervise_daemon_argv() + [self.model.service, "--signal", str(int(signum))])
         if rc != 0:
             raise UserError("supervise-daemon could not signal %s (exit status %d)"
                             % (self.model.service, rc))
@@ -165,23 +154,8 @@ def _int(text):
 
 def _supervisor_pid(st):
     """The live supervisor of this service, ours or OpenRC's C one."""
-    ident = st.get("supervisor_ident")
-    if ident and procinfo.same_process(ident):
-        return int(ident.split(":", 1)[0])
-    pid = _int(st.get("supervisor_pid"))
-    if pid and procinfo.alive(pid):
-        return pid
-    # OpenRC's C supervisor records nothing about itself: find it by its
-    # command line, `supervise-daemon SVC --start ...`.
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        cmd = procinfo.cmdline(int(entry))
-        for i, word in enumerate(cmd[:2]):
-            if (os.path.basename(word) == "supervise-daemon" and cmd[i + 1:i + 2] == [st.name]
-                    and "--start" in cmd and procinfo.alive(int(entry))):
-                return int(entry)
-    return None
+    from ..supervise_daemon import default_pidfile, supervisor_alive
+    return supervisor_alive(st, st.get("pidfile") or default_pidfile(st.name))
 
 
 def _child_pid(st):

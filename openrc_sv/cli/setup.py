@@ -5,14 +5,14 @@ Two separate choices of the administrator:
 --plugin            install the runscript plugin as /etc/rc.conf.d/openrc-sv.conf,
                     so that supervisor=openrc-sv works in init scripts;
 --supervise-daemon  make our supervise-daemon the one openrc-run runs for
-                    supervisor=supervise-daemon: a symlink
-                    $RC_LIBEXECDIR/sbin/supervise-daemon -> our console script.
+                    supervisor=supervise-daemon: a small launcher script
+                    $RC_LIBEXECDIR/sbin/supervise-daemon (openrc_sv.launcher).
                     openrc-run puts $RC_LIBEXECDIR/sbin first on PATH, so it
                     wins over OpenRC's /sbin/supervise-daemon, which stays.
 
 Neither flag means both.  Nothing that is not ours is ever replaced or
-removed: the plugin is recognised by its first line, the link by pointing
-at an openrc-sv console script.
+removed: the plugin is recognised by its first line, the launcher by its
+marker line.
 """
 
 import os
@@ -20,7 +20,7 @@ import shlex
 import shutil
 import sysconfig
 
-from .. import rcstate, shellvars
+from .. import launcher, rcstate, shellvars
 from ..errors import UserError
 from . import output
 
@@ -82,14 +82,15 @@ def _created_dir(path):
 
 
 def _is_our_link(path):
-    """A symlink to a console script of ours (any virtualenv or prefix)."""
-    if not os.path.islink(path):
-        return False
-    try:
-        with open(path, "rb") as f:
-            return b"openrc_sv" in f.read(4096)
-    except OSError:
-        return False
+    """Our launcher file, or (from older versions) a symlink to one of our
+    console scripts."""
+    if os.path.islink(path):
+        try:
+            with open(path, "rb") as f:
+                return b"openrc_sv" in f.read(4096)
+        except OSError:
+            return False
+    return launcher.is_ours(path)
 
 
 # -- the plugin --------------------------------------------------------------------
@@ -140,20 +141,22 @@ def _sbin(libexecdir, root):
 
 
 def install_link(libexecdir=None, root="/"):
-    from ..backends.native import supervise_daemon_path
-    ours = supervise_daemon_path()
+    """Install our launcher as $RC_LIBEXECDIR/sbin/supervise-daemon (a small
+    script that runs our supervise-daemon without `site`: see launcher)."""
     link = os.path.join(_sbin(libexecdir, root), "supervise-daemon")
+    text = launcher.script()
     if os.path.lexists(link):
         if not _is_our_link(link):
-            raise UserError("refusing to replace %s: it is not openrc-sv's link "
+            raise UserError("refusing to replace %s: it is not openrc-sv's "
                             "(remove it yourself if you mean to)" % link)
-        if os.readlink(link) == ours:
-            output.info("%s already points to %s" % (link, ours))
-            return
-    tmp = "%s.openrc-sv.%d" % (link, os.getpid())
-    os.symlink(ours, tmp)
-    os.rename(tmp, link)     # replaces an old link of ours atomically
-    output.info("linked %s -> %s" % (link, ours))
+        if not os.path.islink(link):
+            with open(link) as f:
+                if f.read() == text:
+                    output.info("%s is already openrc-sv's supervise-daemon" % link)
+                    return
+    # write_atomic renames over the old file (or an old link of ours).
+    rcstate.write_atomic(link, text, 0o755)
+    output.info("installed %s (runs openrc-sv's supervise-daemon)" % link)
 
 
 def remove_link(libexecdir=None, root="/"):

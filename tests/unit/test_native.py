@@ -63,11 +63,11 @@ def test_native_writes_no_files():
     assert native.NativeBackend(model()).render() == []
 
 
-def test_our_supervise_daemon_is_the_console_script_not_openrcs():
-    path = native.supervise_daemon_path()
-    assert os.path.dirname(path) != "/sbin" and os.path.realpath(path) != "/usr/sbin/supervise-daemon"
-    with open(path, "rb") as f:
-        assert b"openrc_sv" in f.read(4096)
+def test_our_supervise_daemon_is_run_lean_not_openrcs():
+    argv = native.supervise_daemon_argv()
+    assert argv[:3] == [sys.executable, "-I", "-S"]        # no site: see openrc_sv.launcher
+    assert argv[3].endswith("/openrc_sv/data/supervise-daemon") and os.path.isfile(argv[3])
+    assert "/sbin/supervise-daemon" not in " ".join(argv)
 
 
 # -- status from the state files ---------------------------------------------------
