@@ -210,6 +210,7 @@ def _handle(listener, conn):
         conn.sendall(b"NO")
         return
     report_fd = fds[0]
+    os.set_inheritable(report_fd, False)    # SCM_RIGHTS fds arrive inheritable
     pid = os.fork()
     if pid == 0:
         # The middle process exits at once, so the supervisor is adopted by

@@ -83,6 +83,7 @@ class ServiceState:
             raise UserError("invalid service name '%s'" % name)
         self.name = name
         self.root = root or svcdir()
+        self._options_made = False      # options/SVC exists (saves a mkdir per value)
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
@@ -97,10 +98,18 @@ class ServiceState:
 
     def set(self, key, value):
         d = self.path("options", self.name)
-        os.makedirs(d, 0o755, exist_ok=True)
         if value is None:
             _unlink(os.path.join(d, key))
-        else:
+            return
+        if not self._options_made:
+            os.makedirs(d, 0o755, exist_ok=True)
+            self._options_made = True
+        try:
+            write_atomic(os.path.join(d, key), str(value))
+        except FileNotFoundError:
+            # Removed behind our back (the service was marked stopped):
+            # make it again.
+            os.makedirs(d, 0o755, exist_ok=True)
             write_atomic(os.path.join(d, key), str(value))
 
     def set_many(self, values):
@@ -184,6 +193,7 @@ class ServiceState:
         if state == "stopped":
             _rmtree(self.path("options", self.name))
             _rmtree(self.path("daemons", self.name))
+            self._options_made = False
         return True
 
     def is_marked(self, state):

@@ -187,6 +187,12 @@ def parse(argv, environ=None):
         opts.exec, opts.args = rest[0], rest[1:]
         if opts.exec.startswith("~"):
             opts.exec = os.path.expanduser(opts.exec)
+    if not opts.chroot:
+        # The supervisor may chdir to the daemon's directory (see
+        # child.prepare_supervisor): paths it opens later must not move.
+        for attr in ("pidfile", "stdin", "stdout", "stderr"):
+            if getattr(opts, attr):
+                setattr(opts, attr, os.path.abspath(getattr(opts, attr)))
     if user_text is not None:
         opts.user = convert.user_group("--user", user_text)
     if opts.group is not None and opts.user is not None:

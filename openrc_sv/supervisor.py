@@ -50,6 +50,7 @@ class Supervisor:
         self.deaths = []                    # monotonic times of respawns, for respawn_max
         self.restarts = 0                   # respawns over the whole lifetime
         self.respawn_at = None
+        self.last_exit = None
         self.failing = False
         self.stopper = None
         self.health = None
@@ -82,13 +83,17 @@ class Supervisor:
             extra_env = {"NOTIFY_SOCKET": self.state.notify_socket_path()}
         self.pid = child.spawn(self.setup, self.o.argv, stdio, keep, extra_env)
         count = self._window_count()
-        self.state.set_many({
+        values = {
             "child_pid": self.pid,
             "start_time": time.strftime("%Y-%m-%d %H:%M:%S"),
             "start_count": count,
             "child_ident": procinfo.identity(self.pid) or "",
             "restarts": self.restarts,
-        })
+        }
+        if self.last_exit:
+            # Written now, not at the exit: nothing delays the respawn.
+            values["last_exit"] = self.last_exit
+        self.state.set_many(values)
         self.log(syslog.LOG_INFO, "started %s, pid %d" % (" ".join(self.o.argv), self.pid))
         self.phase = Phase.RUNNING
         if self.health:
@@ -216,7 +221,7 @@ class Supervisor:
     def _daemon_exited(self, status):
         how = describe_status(status)
         self.log(syslog.LOG_WARNING, "%s, pid %d, %s" % (self.o.exec, self.pid, how))
-        self.state.set("last_exit", how)
+        self.last_exit = how
         self.pid = None
         self.stopper = None
         if self.health:
@@ -236,6 +241,7 @@ class Supervisor:
                         if self.o.respawn_period_ms else "its lifetime"))
             self.failing = True
             self.phase = Phase.DONE
+            self.state.set("last_exit", how)
             return
         delay = self.o.respawn_delay_ms + self.o.respawn_delay_step_ms * n
         if self.o.respawn_delay_step_ms and delay > self.o.respawn_delay_cap_ms:
