@@ -18,7 +18,8 @@ it: its own umask and working directory are the daemon's
 """
 
 import os
-import signal
+
+from . import sigs as signal
 
 # Variables openrc-run and start-stop-daemon use among themselves; the
 # daemon must not see them (OpenRC's child_process() drops the same ones).

@@ -9,7 +9,7 @@ the same thing whichever way it reaches us.
 Only cheap built-in modules are imported here: the supervisor imports this.
 """
 
-import signal as _signal
+from . import sigs as _signal
 
 from .errors import UserError
 
@@ -87,17 +87,15 @@ def signal_number(what, value):
     name = text.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
-    sig = getattr(_signal.Signals, name, None) if name.isidentifier() else None
-    if sig is None or name in ("SIG_DFL", "SIG_IGN", "SIG_BLOCK"):
+    sig = _signal.NUMBERS.get(name)
+    if sig is None:
         raise _bad(what, value, "expected a signal name such as TERM or HUP, or a number")
-    return int(sig)
+    return sig
 
 
 def signal_name(num):
-    try:
-        return _signal.Signals(num).name[3:]
-    except ValueError:
-        return str(num)
+    name = _signal.NAMES.get(num)
+    return name[3:] if name else str(num)
 
 
 # A retry schedule is a list of steps: ("signal", n), ("timeout", ms),

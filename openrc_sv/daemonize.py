@@ -9,10 +9,10 @@ leaves nothing: no daemon, no pidfile, no fifo, no state.
 
 import os
 import select
-import signal
 import syslog
 import time
 
+from . import sigs as signal
 from . import child, procinfo
 from .errors import UserError
 from .rcstate import libexecdir

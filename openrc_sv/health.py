@@ -12,8 +12,9 @@ service's `healthcheck` value, and stop checking.
 """
 
 import os
-import signal
 import syslog
+
+from . import sigs as signal
 
 _HIDDEN_MARKERS = (b"unknown function", b"not a default nor extra command")
 _MAX_OUTPUT = 4096

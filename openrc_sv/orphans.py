@@ -11,9 +11,9 @@ is never a second copy of the daemon.
 
 import os
 import select
-import signal
 import time
 
+from . import sigs as signal
 from . import procinfo
 
 

@@ -13,8 +13,8 @@ a UserError naming the option and the value.
 """
 
 import os
-import signal
 
+from . import sigs as signal
 from . import convert
 from .errors import UsageError, UserError
 

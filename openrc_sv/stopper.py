@@ -12,8 +12,9 @@ a stop must stop (OpenRC would leave the daemon running, orphaned).
 """
 
 import os
-import signal
 import syslog
+
+from . import sigs as signal
 
 
 class StopSchedule:

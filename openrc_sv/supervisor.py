@@ -13,20 +13,21 @@ the `unhealthy` hook and a stop schedule all run while signals, fifo
 commands and the daemon's exit are still handled.
 """
 
-import enum
 import errno
 import os
 import select
-import signal
 import syslog
 import time
 
+from . import sigs as signal
 from . import child, convert, procinfo
 from .logpipes import OutputPipes
 from .stopper import StopSchedule
 
 
-class Phase(enum.Enum):
+class Phase:
+    """The daemon's phases (plain strings: the enum module costs every
+    supervisor start-up time and memory)."""
     RUNNING = "running"        # the daemon is up
     BACKOFF = "backoff"        # waiting out the respawn delay
     RESTARTING = "restarting"  # stopping the daemon to respawn it (failed health check)

@@ -4,7 +4,7 @@ no jinja2, no sh, no argparse in the loop)."""
 import subprocess
 import sys
 
-HEAVY = ("jinja2", "sh", "argparse", "json", "subprocess", "gettext", "socket", "ctypes")
+HEAVY = ("jinja2", "sh", "argparse", "json", "subprocess", "gettext", "socket", "ctypes", "enum", "signal")
 
 CODE = """
 import sys
