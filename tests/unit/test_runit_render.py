@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from openrc_sv.launcher import package_parent
+
 from openrc_sv.backends.model import from_variables
 from openrc_sv.backends.runit import RunitBackend, healthwatch, supervise
 from openrc_sv.backends.runit.render import Tools
@@ -431,7 +433,7 @@ def test_health_watcher_gets_the_healthcheck_timers(tmp_path):
     r = run_script(tmp_path, files["health/run"])
     assert r.returncode == 0, r.stderr
     assert recorded(str(tmp_path / "env"), "argv").split("\0")[1:] == [
-        "-i", "PATH=/usr/bin:/bin", "/usr/bin/python3", "-m",
+        "-i", "PATH=/usr/bin:/bin", "PYTHONPATH=" + package_parent(), "/usr/bin/python3", "-S", "-m",
         "openrc_sv.backends.runit.healthwatch", "--dir", "/srv/sv/svc",
         "--script", "/etc/init.d/svc", "--timer", "2000", "--delay", "1000",
         "--timeout", "500", "--stop-timeout", "7000", "--unhealthy"]
