@@ -13,6 +13,8 @@ testdaemon STATEDIR [WORDS...]
       argv.PID        WORDS, NUL-separated (STATEDIR itself left out)
       env.PID         its environment, NUL-separated
       ids.PID         "uid gid"
+      umask.PID       its umask, as 4 octal digits
+      cwd.PID         its working directory
       signals         one line "PID SIGNAME" per signal it caught
     It prints "stdout from PID" / "stderr from PID" at start.  Its behaviour
     is set by files the test puts in STATEDIR before the start:
@@ -71,6 +73,10 @@ def flag(name):
 put("argv.%d" % me, "\0".join(sys.argv[2:]))
 put("env.%d" % me, "\0".join("%s=%s" % kv for kv in os.environ.items()))
 put("ids.%d" % me, "%d %d" % (os.getuid(), os.getgid()))
+mask = os.umask(0)
+os.umask(mask)
+put("umask.%d" % me, "%04o" % mask)
+put("cwd.%d" % me, os.getcwd())
 append("starts", "%d %.6f\n" % (me, time.monotonic()))
 put("pid", str(me))
 print("stdout from %d" % me, flush=True)

@@ -19,6 +19,8 @@ import time
 
 import pytest
 
+import initscripts as I
+
 from sandbox import wait_for
 
 pytestmark = pytest.mark.integration
@@ -27,69 +29,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, "_drive_backend.py")
 SCANDIR = "/run/openrc/sv"
 SVROOT = "/run/openrc/openrc-sv/runit"
-DAEMON = "/run/testbin/rdaemon"
-STATE = "/run/teststate"
-
-# A foreground daemon: rdaemon STATEDIR WORDS...  It records, in STATEDIR,
-# its words (argv.PID, NUL-separated), environment (env.PID), "uid gid"
-# (ids.PID), umask (umask.PID), working directory (cwd.PID), one line
-# "PID MONOTONIC" per start (starts) and "PID SIGNAME" per signal
-# (signals).  A file exit-code makes it exit at once with that code;
-# ignore-term makes it survive SIGTERM.  TERM and INT make it exit 0.
-RDAEMON = r'''#!/usr/bin/python3
-import os, signal, sys, time
-
-state, me = sys.argv[1], os.getpid()
-
-
-def put(name, data):
-    tmp = os.path.join(state, "%s.tmp.%d" % (name, me))
-    with open(tmp, "w") as f:
-        f.write(data)
-    os.rename(tmp, os.path.join(state, name))
-
-
-def append(name, text):
-    with open(os.path.join(state, name), "a") as f:
-        f.write(text)
-
-
-def flag(name):
-    try:
-        with open(os.path.join(state, name)) as f:
-            return f.read().strip() or "1"
-    except FileNotFoundError:
-        return None
-
-
-put("argv.%d" % me, "\0".join(sys.argv[2:]))
-put("env.%d" % me, "\0".join("%s=%s" % kv for kv in os.environ.items()))
-put("ids.%d" % me, "%d %d" % (os.getuid(), os.getgid()))
-mask = os.umask(0)
-os.umask(mask)
-put("umask.%d" % me, "%04o" % mask)
-put("cwd.%d" % me, os.getcwd())
-append("starts", "%d %.6f\n" % (me, time.monotonic()))
-print("stdout from %d" % me, flush=True)
-print("stderr from %d" % me, file=sys.stderr, flush=True)
-code = flag("exit-code")
-if code is not None:
-    sys.exit(int(code))
-ignore_term = flag("ignore-term") is not None
-
-
-def caught(sig, frame):
-    append("signals", "%d %s\n" % (me, signal.Signals(sig).name))
-    if sig == signal.SIGINT or (sig == signal.SIGTERM and not ignore_term):
-        sys.exit(0)
-
-
-for s in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM,
-          signal.SIGUSR1, signal.SIGUSR2, signal.SIGWINCH):
-    signal.signal(s, caught)
-while True:
-    signal.pause()
-'''
+# The test daemon of the drop-in tests (initscripts.TESTDAEMON): it records
+# its words, environment, ids, umask, cwd, starts and signals in STATEDIR.
+DAEMON = I.DAEMON
+STATE = I.STATE_ROOT
 
 # The init script only matters for healthcheck()/unhealthy(): the model's
 # variables come from the test (the CLI that reads them is not used here).
@@ -113,7 +56,7 @@ class Runit:
 
     def __init__(self, sb, runsvdir=True):
         self.sb = sb
-        sb.write(DAEMON, RDAEMON, 0o755)
+        I.install_programs(sb)
         sb.run("mkdir", "-p", SCANDIR, check=True)
         if runsvdir:
             self.runsvdir(SCANDIR)
