@@ -96,3 +96,40 @@ def test_c_reports_a_command_that_cannot_be_executed_as_started(sandbox, command
     assert r.returncode == 0
     wait_for(lambda: not I.supervisors(sb, "svc"), 10, what="C's supervisor to give up")
     assert sb.exists("/run/openrc/failed/svc") and sb.status("svc") == 3
+
+
+# More bad input, ours only (each a one-line error that names the value, and
+# nothing left behind): the rest of what the drop-in issue lists.
+BAD_OURS = {
+    "umask": (dict(umask="999"), "999"),
+    "group": (dict(command_user="root:nosuchgroup"), "nosuchgroup"),
+    "pidfile_dir": (dict(pidfile="/nonexistent/dir/svc.pid"), "/nonexistent/dir/svc.pid"),
+    "healthcheck_timer": (dict(healthcheck_timer="often"), "often"),
+    "respawn_period": (dict(respawn_period="-5"), "-5"),
+    "retry_signal": (dict(retry="SIGBOGUS/5"), "SIGBOGUS/5"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OURS))
+def test_more_bad_input_is_one_line_and_leaves_nothing(sandbox, case):
+    variables, value = BAD_OURS[case]
+    sb = sandbox("ours")
+    I.install_service(sb, "svc", **variables)
+    r = sb.rc("svc", "start")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert len(_lines_naming(out, value)) == 1, out
+    assert "Traceback" not in out
+    _assert_nothing_left(sb, "svc")
+    assert not sb.exists("/run/openrc/supervise-svc.ctl")
+
+
+def test_missing_rc_svcname_is_refused_with_nothing_started(sandbox):
+    sb = sandbox("ours")
+    r = sb.run("supervise-daemon", "svc", "--start", "/bin/sleep", "--", "100")
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        " * supervise-daemon: RC_SVCNAME is not set: supervise-daemon is run by openrc-run "
+        "(or set RC_SVCNAME=SVCNAME and pass SVCNAME first)"]
+    assert [p for p, _, _, args in sb.ps() if "sleep 100" in args] == []
+    assert not sb.exists("/run/openrc/supervise-svc.ctl")
