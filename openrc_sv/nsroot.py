@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sysconfig
 
 # /sys/fs/cgroup too: openrc-run makes a cgroup per service, which would
 # otherwise be left behind on the host.
@@ -23,12 +22,6 @@ PRIVATE = ["/run", "/etc/init.d", "/etc/conf.d", "/etc/rc.conf.d",
 
 STATE_DIRS = ("started", "starting", "stopping", "inactive", "wasinactive", "failed",
               "exclusive", "options", "daemons", "scheduled", "tmp", "hotplugged")
-
-
-def our_script(name):
-    """An installed console script of ours, next to this interpreter."""
-    path = os.path.join(sysconfig.get_path("scripts"), name)
-    return path if os.path.exists(path) else None
 
 
 def stage_sbin(libexec, workdir):

@@ -71,14 +71,6 @@ def cmdline(pid):
         return []
 
 
-def boot_time():
-    with open("/proc/stat") as f:
-        for line in f:
-            if line.startswith("btime "):
-                return int(line.split()[1])
-    return 0
-
-
 def uptime_of(pid):
     """Seconds the process has been running, or None."""
     t = start_ticks(pid)

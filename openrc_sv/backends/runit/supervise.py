@@ -61,14 +61,22 @@ def read_status(svdir):
         return None
 
 
-def runsv_running(svdir):
-    """Is a runsv supervising svdir right now?"""
+def _open_fifo(svdir, name):
+    """runsv's supervise/NAME fifo for writing, or None when no runsv reads
+    it (a fifo nobody reads cannot be opened without blocking)."""
     try:
-        fd = os.open(os.path.join(svdir, "supervise", "ok"), os.O_WRONLY | os.O_NONBLOCK)
+        return os.open(os.path.join(svdir, "supervise", name), os.O_WRONLY | os.O_NONBLOCK)
     except OSError as e:
         if e.errno in (errno.ENXIO, errno.ENOENT, errno.ENOTDIR):
-            return False
+            return None
         raise
+
+
+def runsv_running(svdir):
+    """Is a runsv supervising svdir right now?"""
+    fd = _open_fifo(svdir, "ok")
+    if fd is None:
+        return False
     os.close(fd)
     return True
 
@@ -79,12 +87,9 @@ def control(svdir, commands):
     Returns False when no runsv listens: a fifo nobody reads cannot take
     them, and we must not block waiting for one.
     """
-    try:
-        fd = os.open(os.path.join(svdir, "supervise", "control"), os.O_WRONLY | os.O_NONBLOCK)
-    except OSError as e:
-        if e.errno in (errno.ENXIO, errno.ENOENT, errno.ENOTDIR):
-            return False
-        raise
+    fd = _open_fifo(svdir, "control")
+    if fd is None:
+        return False
     try:
         os.write(fd, commands.encode())
     finally:
