@@ -90,10 +90,17 @@ def _reset_signals():
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
-def _apply(setup, step_report):
-    """Everything between fork and exec, in OpenRC's order."""
+def apply(setup, step_report):
+    """Everything between fork and exec, in OpenRC's order (also run in
+    place by openrc_sv.daemon_exec)."""
     step_report[0] = "setsid"
-    os.setsid()
+    try:
+        os.setsid()
+    except PermissionError:
+        # Already a process group leader (runsv makes ./run one): it is
+        # the group a stopgroup signal reaches all the same.
+        if os.getpgrp() != os.getpid():
+            raise
     if setup.nicelevel is not None:
         step_report[0] = "nicelevel %d" % setup.nicelevel
         os.setpriority(os.PRIO_PROCESS, 0, setup.nicelevel)
@@ -202,7 +209,7 @@ def spawn(setup, argv, stdio, keep_fds=(), extra_env=None):
         try:
             os.close(r)
             _reset_signals()
-            _apply(setup, step)
+            apply(setup, step)
             step[0] = "redirect stdio"
             # Move every fd we pass on above the range we dup into, so that
             # no dup2() below overwrites one still to be used.

@@ -18,19 +18,18 @@ import os
 import syslog
 import time
 
-from . import child
-
-_OPEN_LOG = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOCTTY
+from . import child, useropen
+from .errors import UserError
 
 
 class Stream:
     """One of stdout/stderr: a pipe, and a file or a logger at its far end."""
 
-    def __init__(self, name, path, logger, chroot, user):
+    def __init__(self, name, path, logger, who):
         self.name = name
-        self.path = (chroot.rstrip("/") + path) if (path and chroot) else path
+        self.path = path          # as the daemon sees it (inside its chroot)
         self.logger = logger
-        self.user = user
+        self.who = who
         self.file_fd = None
         self.logger_pid = None
         self.logger_started = 0.0
@@ -39,16 +38,16 @@ class Stream:
             self.r, self.w = os.pipe2(os.O_CLOEXEC)
         if path:
             os.set_blocking(self.r, False)
-            self.open_file()
+            try:
+                self.open_file()
+            except OSError as e:
+                raise UserError("--%s: cannot open '%s' as the daemon's user: %s"
+                                % (name, path, e.strerror or e))
 
     def open_file(self):
-        fd = os.open(self.path, _OPEN_LOG, 0o600)
-        if self.user:
-            st = os.fstat(fd)
-            if st.st_uid == 0 and st.st_size == 0:
-                # Newly made by us as root: give it to the daemon's user,
-                # as it would be had the daemon opened it (OpenRC does).
-                os.fchown(fd, self.user[0], self.user[1])
+        # As the daemon's user, never as root (see useropen): at start and
+        # at every reopen, since the directory may have changed meanwhile.
+        fd = useropen.open_as(self.who, self.path, useropen.WRITE)
         old, self.file_fd = self.file_fd, fd
         if old is not None:
             os.close(old)
@@ -82,10 +81,10 @@ class OutputPipes:
         self.stdin_path = opts.stdin
         self.stdin_fd = None
         self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-        user = opts.user
+        self.who = useropen.Who(opts.user, opts.chroot, opts.chdir, opts.group)
         self.streams = [s for s in (
-            Stream("stdout", opts.stdout, None if opts.stdout else opts.stdout_logger, opts.chroot, user),
-            Stream("stderr", opts.stderr, None if opts.stderr else opts.stderr_logger, opts.chroot, user),
+            Stream("stdout", opts.stdout, None if opts.stdout else opts.stdout_logger, self.who),
+            Stream("stderr", opts.stderr, None if opts.stderr else opts.stderr_logger, self.who),
         )]
 
     def start_loggers(self):
@@ -103,8 +102,11 @@ class OutputPipes:
     def daemon_stdio(self):
         if self.stdin_path:
             if self.stdin_fd is None:
-                self.stdin_fd = os.open(self.stdin_path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-                os.set_blocking(self.stdin_fd, True)
+                try:
+                    self.stdin_fd = useropen.open_as(self.who, self.stdin_path, useropen.READ)
+                except OSError as e:
+                    raise UserError("--stdin: cannot open '%s' as the daemon's user: %s"
+                                    % (self.stdin_path, e.strerror or e))
             else:
                 try:
                     os.lseek(self.stdin_fd, 0, os.SEEK_SET)

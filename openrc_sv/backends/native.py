@@ -27,60 +27,13 @@ from ..errors import UserError
 from ..rcstate import ServiceState
 from .base import Backend, Status
 from .model import resolve_command
+from .options import start_options
 
 
 def supervise_daemon_argv():
     """How to run our supervise-daemon: a lean interpreter (see launcher)."""
     from .. import launcher
     return launcher.argv()
-
-
-def start_options(model):
-    """The option words supervise_start would pass, in its order.
-
-    A variable that is not set adds nothing, as in the shell function;
-    durations are passed in their exact canonical spelling.
-    """
-    m = model
-    opts = []
-
-    def add(flag, value):
-        if value is not None:
-            opts.extend([flag, str(value)])
-
-    if m.retry_text is not None or m.stop_signal != 15:
-        # newer supervise-daemon.sh turns stopsig into retry=SIG/5
-        add("--retry", convert.format_schedule(m.retry))
-    add("--chdir", m.directory)
-    add("--chroot", m.chroot)
-    add("--stdin", m.input_file)
-    add("--stdout", m.output_log)
-    add("--stderr", m.error_log)
-    add("--stdout-logger", m.output_logger)
-    add("--stderr-logger", m.error_logger)
-    add("--pidfile", m.pidfile)
-    if m.respawn_delay_ms:
-        add("--respawn-delay", convert.format_ms(m.respawn_delay_ms))
-    add("--respawn-max", m.respawn_max)
-    if m.respawn_period_ms is not None:
-        add("--respawn-period", convert.format_ms(m.respawn_period_ms))
-    for flag, ms in (("--healthcheck-delay", m.healthcheck_delay_ms),
-                     ("--healthcheck-timer", m.healthcheck_timer_ms),
-                     ("--healthcheck-timeout", m.healthcheck_timeout_ms)):
-        if ms is not None:
-            add(flag, convert.format_ms(ms))
-    add("--user", m.user)
-    if m.umask is not None:
-        add("--umask", "%04o" % m.umask)
-    add("--notify", m.notify)
-    add("--capabilities", m.capabilities)
-    add("--secbits", m.secbits)
-    if m.no_new_privs:
-        opts.append("--no-new-privs")
-    if m.stop_group:
-        opts.append("--stop-group")
-    opts.extend(m.supervise_daemon_args)
-    return opts
 
 
 class NativeBackend(Backend):

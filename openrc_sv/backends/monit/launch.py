@@ -32,7 +32,7 @@ import sys
 import time
 from types import SimpleNamespace
 
-from ... import child, convert, procinfo
+from ... import child, convert, procinfo, useropen
 from ...errors import UserError
 from ...rcstate import write_atomic
 
@@ -44,7 +44,6 @@ OPTIONS = ("service", "script", "state", "pidfile", "retry", "monit", "monit-con
            "healthcheck-timeout")
 # openrc-run's answer when extra_commands lost `healthcheck` (see openrc_sv/health.py).
 _NO_HEALTHCHECK = (b"unknown function", b"not a default nor extra command")
-_OPEN_LOG = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC | os.O_NOCTTY
 
 
 def parse(argv):
@@ -115,25 +114,25 @@ def _setup(o):
     return setup
 
 
-def _log_fd(path, chroot, user):
-    # As openrc_sv.logpipes: the file is opened by root, inside the chroot,
-    # and a file we just made is given to the daemon's user.
-    full = (chroot.rstrip("/") + path) if chroot else path
-    fd = os.open(full, _OPEN_LOG, 0o600)
-    if user:
-        st = os.fstat(fd)
-        if st.st_uid == 0 and st.st_size == 0:
-            os.fchown(fd, user[0], user[1])
-    return fd
+_VARIABLE = {"stdin": "input_file", "stdout": "output_log", "stderr": "error_log"}
+
+
+def _open(o, name, setup, flags):
+    # As the daemon's user, never as root (see openrc_sv.useropen).
+    try:
+        return useropen.open_as(useropen.Who.of(setup), o[name], flags)
+    except OSError as e:
+        raise UserError("%s: cannot open '%s' as the daemon's user: %s"
+                        % (_VARIABLE[name], o[name], e.strerror or e))
 
 
 def _stdio(o, setup, null):
     """(stdin, stdout, stderr) for the daemon, starting the loggers if any."""
-    stdin = os.open(o["stdin"], os.O_RDONLY | os.O_CLOEXEC) if o.get("stdin") else null
+    stdin = _open(o, "stdin", setup, useropen.READ) if o.get("stdin") else null
     out = []
     for name in ("stdout", "stderr"):
         if o.get(name):
-            out.append(_log_fd(o[name], o.get("chroot"), setup.user))
+            out.append(_open(o, name, setup, useropen.WRITE))
         elif o.get(name + "-logger"):
             # Like OpenRC: `sh -c CMD` reading a pipe, as the daemon's user;
             # it sees end of file and exits when the daemon is gone.

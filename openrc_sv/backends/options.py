@@ -1,0 +1,91 @@
+"""One table from the model to supervise-daemon's options.
+
+Every backend starts the daemon through supervise-daemon's option
+vocabulary: the native backend passes all of it to our supervise-daemon,
+runit's ./run and monit's start program pass the process part to
+openrc-sv-exec (openrc_sv.daemon_exec), which parses it with the same
+parser and applies it with the same code.  So a variable maps to an option
+here, once, and means the same thing on every backend.
+
+Each row: (option, the model's value as the option's word or None when
+unset, True when the option is about the daemon's process rather than its
+supervision).  The order is supervise_start's in supervise-daemon.sh.
+"""
+
+from .. import convert
+
+
+def _ms(attr, skip_zero=False):
+    def get(m):
+        ms = getattr(m, attr)
+        if ms is None or (skip_zero and not ms):
+            return None
+        return convert.format_ms(ms)
+    return get
+
+
+def _retry(m):
+    # newer supervise-daemon.sh turns stopsig into retry=SIG/5
+    if m.retry_text is not None or m.stop_signal != 15:
+        return convert.format_schedule(m.retry)
+    return None
+
+
+def _attr(name):
+    return lambda m: getattr(m, name)
+
+
+FLAG = object()     # an option without a value, given when the model says true
+
+TABLE = [
+    ("--retry", _retry, False),
+    ("--chdir", _attr("directory"), True),
+    ("--chroot", _attr("chroot"), True),
+    ("--stdin", _attr("input_file"), True),
+    ("--stdout", _attr("output_log"), True),
+    ("--stderr", _attr("error_log"), True),
+    ("--stdout-logger", _attr("output_logger"), True),
+    ("--stderr-logger", _attr("error_logger"), True),
+    ("--pidfile", _attr("pidfile"), False),
+    ("--respawn-delay", _ms("respawn_delay_ms", skip_zero=True), False),
+    ("--respawn-max", _attr("respawn_max"), False),
+    ("--respawn-period", _ms("respawn_period_ms"), False),
+    ("--healthcheck-delay", _ms("healthcheck_delay_ms"), False),
+    ("--healthcheck-timer", _ms("healthcheck_timer_ms"), False),
+    ("--healthcheck-timeout", _ms("healthcheck_timeout_ms"), False),
+    ("--user", _attr("user"), True),
+    ("--umask", lambda m: "%04o" % m.umask if m.umask is not None else None, True),
+    ("--notify", _attr("notify"), False),
+    ("--capabilities", _attr("capabilities"), True),
+    ("--secbits", _attr("secbits"), True),
+    ("--no-new-privs", lambda m: FLAG if m.no_new_privs else None, True),
+    ("--stop-group", lambda m: FLAG if m.stop_group else None, False),
+]
+
+
+def _words(model, process_only):
+    out = []
+    for flag, get, is_process in TABLE:
+        if process_only and not is_process:
+            continue
+        value = get(model)
+        if value is FLAG:
+            out.append(flag)
+        elif value is not None:
+            out.extend([flag, str(value)])
+    return out
+
+
+def start_options(model):
+    """Every option supervise_start would pass, in its order; a variable
+    that is not set adds nothing, as in the shell function."""
+    return _words(model, False) + list(model.supervise_daemon_args)
+
+
+def process_options(model, exported=()):
+    """The options that set up the daemon's process: what openrc-sv-exec
+    takes.  exported: (name, value) pairs to pass as --env."""
+    words = _words(model, True)
+    for name, value in exported:
+        words.extend(["--env", "%s=%s" % (name, value)])
+    return words

@@ -1,0 +1,161 @@
+"""openrc-sv-exec: become the daemon, the way supervise-daemon's child does.
+
+A tool that starts the daemon itself (runit's runsv runs ./run, monit runs
+its start program) execs this in place of chpst, setpriv and shell
+redirections:
+
+    python -I -S .../openrc_sv/data/openrc-sv-exec [--report FILE] [--child-pid FILE] \\
+        SVCNAME \\
+        [supervise-daemon process options] -- COMMAND ARGS...
+
+The options are supervise-daemon's own (--user, --group, --umask,
+--chdir, --chroot, --nicelevel, --ionice, --oom-score-adj,
+--capabilities, --secbits, --no-new-privs, --env, --stdin, --stdout,
+--stderr, --stdout-logger, --stderr-logger), parsed by the same parser and
+applied by the same code (openrc_sv.child) as under the drop-in, so one
+init script gets one process state whichever backend runs it.  Options
+only a supervisor acts on (respawn, health checks, retry) are refused.
+
+The standard streams are opened after the process has become the daemon's
+user, inside its chroot and directory, as OpenRC's C supervisor does:
+nothing the user planted in its log directory can make root open a file.
+Where they go:
+  --stdout FILE / --stderr FILE   that file (appended, created 0600)
+  --stdout-logger / --stderr-logger
+                                  the pipe this process was started with
+                                  on its stdout (runsv's pipe to the log
+                                  service, which runs the logger); a
+                                  stderr-only logger gets that pipe on fd 2
+  neither                         /dev/null, as under supervise-daemon
+--stdin FILE is the daemon's standard input (else /dev/null).
+
+--child-pid FILE gets this process's pid (the daemon's, once it execs),
+written as root before anything else.
+
+If any step fails, the reason goes to --report FILE (opened before any
+privilege is dropped, close-on-exec, so it stays empty on success) and to
+stderr, and the exit status is 111 (runit's "cannot run").
+"""
+
+import os
+import sys
+
+from . import child, sd_args, useropen
+from .errors import UserError
+from .rcstate import libexecdir, write_atomic
+
+PROG = "openrc-sv-exec"
+EXIT_CANNOT_RUN = 111
+# What supervise-daemon does with the daemon's process, and nothing more.
+PROCESS_OPTIONS = {
+    "-u", "--user", "-g", "--group", "-k", "--umask", "-d", "--chdir", "-r", "--chroot",
+    "-N", "--nicelevel", "-I", "--ionice", "--oom-score-adj", "--capabilities",
+    "--secbits", "--no-new-privs", "--no_new_privs", "-e", "--env",
+    "-0", "--stdin", "-1", "--stdout", "-2", "--stderr", "--stdout-logger",
+    "--stderr-logger",
+}
+PREFACE = ("--report", "--child-pid")
+
+
+def _preface(argv):
+    """Our own leading options: ({--report, --child-pid: FILE}, rest)."""
+    own = {}
+    while argv[:1] and argv[0] in PREFACE and len(argv) > 1:
+        own[argv[0]] = argv[1]
+        argv = argv[2:]
+    return own, argv
+
+
+def parse(argv):
+    """[--report FILE] [--child-pid FILE] SVCNAME OPTIONS -- COMMAND ARGS
+    -> ({preface option: FILE}, opts)."""
+    own, argv = _preface(argv)
+    if not argv or argv[0].startswith("-"):
+        raise UserError("usage: %s [--report FILE] [--child-pid FILE] SVCNAME [OPTIONS] "
+                        "-- COMMAND [ARGS]" % PROG)
+    pairs, _ = sd_args.gnu_getopt(argv[1:], sd_args.SHORT, sd_args.LONG)
+    for flag, _ in pairs:
+        if flag not in PROCESS_OPTIONS:
+            raise UserError("%s is a supervisor's option, not the daemon's" % flag)
+    opts = sd_args.parse([argv[0], "--start"] + argv[1:], {"RC_SVCNAME": argv[0]})
+    return own, opts
+
+
+def _stdio(opts, setup):
+    """(stdin, stdout, stderr) fds, opened as the daemon (we are it now)."""
+    def open_(option, path, flags):
+        try:
+            return useropen.open_here(path, flags)
+        except OSError as e:
+            raise UserError("%s: cannot open '%s' as the daemon's user: %s"
+                            % (option, path, e.strerror or e))
+
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    stdin = open_("--stdin", opts.stdin, useropen.READ) if opts.stdin else null
+    # The inherited pipe to a logger, if a logger was asked for.
+    logged = os.dup(1) if (opts.stdout_logger or opts.stderr_logger) else None
+    out = open_("--stdout", opts.stdout, useropen.WRITE) if opts.stdout else \
+        logged if opts.stdout_logger else null
+    err = open_("--stderr", opts.stderr, useropen.WRITE) if opts.stderr else \
+        logged if opts.stderr_logger else null
+    return stdin, out, err
+
+
+def become(opts):
+    """Apply the process state and stdio in place; returns the environment."""
+    setup = child.Setup(opts, libexecdir())
+    step = ["setup"]
+    try:
+        child.apply(setup, step)
+    except OSError as e:
+        raise UserError("unable to %s: %s" % (step[0], e.strerror or e))
+    stdio = _stdio(opts, setup)
+    for target, fd in enumerate(stdio):
+        os.dup2(fd, target)
+    for fd in set(stdio):
+        if fd > 2:
+            os.close(fd)
+    return setup.env
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    report_fd = None
+    try:
+        own, _ = _preface(argv)
+        if "--report" in own:
+            report_fd = os.open(own["--report"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                                | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        own, opts = parse(argv)
+        if "--child-pid" in own:
+            # Our pid is the daemon's once we exec: service_get_value
+            # child_pid and rc-status show it, as under supervise-daemon.
+            # Written as root, before any privilege is dropped, into the
+            # service's (root's) state directory.
+            write_atomic(own["--child-pid"], "%d" % os.getpid())
+        env = become(opts)
+        try:
+            os.execvpe(opts.exec, opts.argv, env)
+        except OSError as e:
+            raise UserError("unable to exec '%s': %s" % (opts.exec, e.strerror or e))
+    except UserError as e:
+        msg = e.message
+    except OSError as e:
+        msg = "%s%s" % (("%s: " % e.filename) if e.filename else "", e.strerror or e)
+    except Exception as e:      # never a traceback on the daemon's stderr
+        msg = "%s: %s" % (type(e).__name__, e)
+    line = "%s: fatal: %s\n" % (PROG, msg)
+    if report_fd is not None:
+        try:
+            os.write(report_fd, msg.encode(errors="replace") + b"\n")
+        except OSError:
+            pass
+    try:
+        os.write(2, line.encode(errors="replace"))
+    except OSError:
+        pass
+    return EXIT_CANNOT_RUN
+
+
+if __name__ == "__main__":
+    sys.exit(main())
