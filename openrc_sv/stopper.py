@@ -13,15 +13,19 @@ a stop must stop (OpenRC would leave the daemon running, orphaned).
 
 import os
 import syslog
+import time
 
 from . import sigs as signal
 
 
 class StopSchedule:
-    def __init__(self, steps, pid, group=False):
+    def __init__(self, steps, pid, group=False, send=None):
         self.steps = list(steps)
         self.pid = pid
         self.group = group
+        # How a signal reaches the daemon: kill(2) by default; a backend
+        # whose tool must know of a stop (runit: `sv down`) passes its own.
+        self.send = send
         self.i = 0
         self.deadline = None
         try:
@@ -32,7 +36,10 @@ class StopSchedule:
     def _send(self, sig, log):
         target = -self.pid if self.group else self.pid
         try:
-            os.kill(target, sig)
+            if self.send is not None:
+                self.send(sig)
+            else:
+                os.kill(target, sig)
             log(syslog.LOG_INFO, "sent signal %d to %s %d" % (sig, "group" if self.group else "pid", self.pid))
         except ProcessLookupError:
             pass
@@ -65,3 +72,30 @@ class StopSchedule:
             elif kind == "timeout":
                 self.deadline = now + value / 1000.0
                 return
+
+
+def _quiet(*_):
+    pass
+
+
+def run_blocking(steps, pid, alive, group=False, send=None, log=_quiet, poll=0.02,
+                 after_kill=5.0):
+    """Drive a stop schedule without an event loop, for a daemon that is
+    not our child (runit's, monit's, an orphan).  alive() says whether it
+    still runs; it must check the process's identity (pid and start time),
+    never the pid alone.  True once it is gone, False if it survived
+    SIGKILL for after_kill seconds (or a schedule ending in `forever`
+    never ended)."""
+    sched = StopSchedule(steps, pid, group, send)
+    sched.begin(time.monotonic(), log)
+    waiting_since = None        # the schedule has nothing left but waiting
+    while alive():
+        now = time.monotonic()
+        if sched.deadline is not None and now >= sched.deadline:
+            sched.advance(now, log)
+        if sched.deadline is None:
+            waiting_since = waiting_since or now
+            if now - waiting_since > after_kill:
+                return False
+        time.sleep(poll)
+    return True
