@@ -13,7 +13,6 @@ import os
 import select
 import time
 
-from . import sigs as signal
 from . import procinfo
 
 
@@ -65,38 +64,6 @@ def _wait_exit(pid, deadline):
     return True
 
 
-def run_schedule(pid, steps, group=False):
-    """Apply a stop schedule to a process that is not our child.
-    Returns True once it is gone."""
-    target = -pid if group else pid
-    forever_at = None
-    i = 0
-    while True:
-        if not procinfo.alive(pid):
-            return True
-        if i >= len(steps):
-            if forever_at is not None and forever_at < len(steps):
-                i = forever_at
-                continue
-            try:
-                os.kill(target, signal.SIGKILL)
-            except OSError:
-                pass
-            return wait_gone(pid, 5)
-        kind, value = steps[i]
-        i += 1
-        if kind == "signal":
-            try:
-                os.kill(target, value)
-            except ProcessLookupError:
-                return True
-        elif kind == "timeout":
-            if wait_gone(pid, value / 1000.0):
-                return True
-        elif kind == "forever":
-            forever_at = i
-
-
 def stop_orphan(st, steps, say=None):
     """Stop the daemon a dead supervisor left behind, if there is one."""
     ident = st.get("child_ident")
@@ -105,7 +72,8 @@ def stop_orphan(st, steps, say=None):
     pid = int(ident.split(":")[0])
     if say:
         say("%s: stopping pid %d left running by a supervisor that died" % (st.name, pid))
-    run_schedule(pid, steps)
+    from .stopper import run_blocking
+    run_blocking(steps, pid, lambda: procinfo.same_process(ident))
     st.set("child_ident", None)
     st.set("child_pid", None)
     return True

@@ -78,24 +78,58 @@ def _quiet(*_):
     pass
 
 
-def run_blocking(steps, pid, alive, group=False, send=None, log=_quiet, poll=0.02,
+def _pidfd(pid):
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None         # kernel before 5.3, or already gone
+
+
+def _pause(fd, seconds):
+    """Wait up to `seconds`, returning early when the pidfd says it exited."""
+    if fd is None:
+        time.sleep(seconds)
+        return
+    import select
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    try:
+        p.poll(max(1, int(seconds * 1000)))
+    except InterruptedError:
+        pass
+
+
+def run_blocking(steps, pid, alive, group=False, send=None, log=_quiet, poll=0.1,
                  after_kill=5.0):
     """Drive a stop schedule without an event loop, for a daemon that is
     not our child (runit's, monit's, an orphan).  alive() says whether it
-    still runs; it must check the process's identity (pid and start time),
-    never the pid alone.  True once it is gone, False if it survived
-    SIGKILL for after_kill seconds (or a schedule ending in `forever`
-    never ended)."""
-    sched = StopSchedule(steps, pid, group, send)
-    sched.begin(time.monotonic(), log)
-    waiting_since = None        # the schedule has nothing left but waiting
-    while alive():
-        now = time.monotonic()
-        if sched.deadline is not None and now >= sched.deadline:
-            sched.advance(now, log)
-        if sched.deadline is None:
-            waiting_since = waiting_since or now
-            if now - waiting_since > after_kill:
-                return False
-        time.sleep(poll)
-    return True
+    still runs; it must check the process's identity (pid and start time,
+    procinfo.same_process), never the pid alone.  Returns True once it is
+    gone, False if it outlived the schedule's end (SIGKILL, or a trailing
+    `forever`) by after_kill seconds.
+
+    Its exit is seen through a pidfd (poll wakes the moment it exits),
+    with `poll` seconds as the longest wait between two looks."""
+    if not alive():
+        return True
+    fd = _pidfd(pid)
+    try:
+        sched = StopSchedule(steps, pid, group, send)
+        sched.begin(time.monotonic(), log)
+        waiting_since = None        # the schedule has nothing left but waiting
+        while alive():
+            now = time.monotonic()
+            if sched.deadline is not None and now >= sched.deadline:
+                sched.advance(now, log)
+            if sched.deadline is None:
+                waiting_since = waiting_since or now
+                if now - waiting_since > after_kill:
+                    return False
+                left = poll
+            else:
+                left = min(poll, max(0.0, sched.deadline - now))
+            _pause(fd, left)
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)
