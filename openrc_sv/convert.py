@@ -27,17 +27,31 @@ _MAX_MS = 10 * 365 * 24 * 3600 * 1000   # ten years: anything longer is a typo
 
 
 def _bad(what, value, valid):
-    return UserError("%s: invalid value '%s' (%s)" % (what, value, valid))
+    text = str(value)
+    if len(text) > 80:      # one readable line, even for a pasted megabyte
+        text = text[:60] + "...(%d characters)" % len(text)
+    return UserError("%s: invalid value '%s' (%s)" % (what, text, valid))
+
+
+# The longest number any value here can sensibly have: past it, int() would
+# be slow or (past 4300 digits) refuse, and the value is a typo anyway.
+_MAX_DIGITS = 18
+
+
+def _digits(text):
+    """Plain ASCII digits: str.isdigit() also takes '²' and '٣', which
+    int() refuses or reads as another number."""
+    return text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS
 
 
 def duration_ms(what, value, minimum=0):
     """'5', '500ms', '2sec', '1min', '1hour' -> milliseconds."""
     text = str(value).strip()
     i = 0
-    while i < len(text) and text[i].isdigit():
+    while i < len(text) and _digits(text[i]):
         i += 1
     digits, unit = text[:i], text[i:].strip().lower()
-    if not digits or unit not in _UNITS_MS:
+    if not digits or len(digits) > _MAX_DIGITS or unit not in _UNITS_MS:
         raise _bad(what, value, "expected a whole number of seconds, or a number "
                    "followed by ms, sec, min or hour")
     ms = int(digits) * _UNITS_MS[unit]
@@ -61,7 +75,7 @@ def format_ms(ms):
 
 def count(what, value, minimum=0, maximum=None):
     text = str(value).strip()
-    if not text or not (text.isdigit() or (text[0] in "+-" and text[1:].isdigit())):
+    if not text or not (_digits(text) or (text[0] in "+-" and _digits(text[1:]))):
         raise _bad(what, value, "expected a whole number")
     n = int(text)
     if n < minimum:
@@ -79,7 +93,7 @@ def integer(what, value, minimum, maximum):
 def signal_number(what, value):
     """'TERM', 'SIGTERM', 'term', '15' -> 15."""
     text = str(value).strip()
-    if text.isdigit():
+    if _digits(text):
         n = int(text)
         if 0 <= n < _signal.NSIG:
             return n
@@ -119,7 +133,7 @@ def retry_schedule(what, value, stopsig=_signal.SIGTERM):
             if not steps:
                 raise _bad(what, value, "'forever' must follow a signal or timeout")
             steps.append(("forever", None))
-        elif item[:1].isdigit():
+        elif _digits(item[:1]):
             steps.append(("timeout", duration_ms(what, item)))
         elif item:
             sig = item[1:] if item.startswith("-") else item
@@ -131,6 +145,12 @@ def retry_schedule(what, value, stopsig=_signal.SIGTERM):
             raise _bad(what, value, "empty step; write SIGNAL/TIMEOUT/SIGNAL/TIMEOUT")
     if not any(kind == "signal" for kind, _ in steps):
         raise _bad(what, value, "a schedule needs at least one signal")
+    kinds = [kind for kind, _ in steps]
+    if "forever" in kinds:
+        repeated = kinds[kinds.index("forever") + 1:]
+        if repeated and "timeout" not in repeated:
+            # It would send its signals in a tight loop for ever.
+            raise _bad(what, value, "the steps after 'forever' repeat, so they need a timeout")
     return steps
 
 
@@ -152,6 +172,8 @@ def ionice(what, value):
     text = str(value).strip()
     cls, _, data = text.partition(":")
     try:
+        if not _digits(cls) or (data and not _digits(data)):
+            raise ValueError(text)
         c = int(cls)
         d = int(data) if data else 0
     except ValueError:
@@ -178,8 +200,8 @@ def user_group(what, value):
     if not user or (sep and not group):
         raise _bad(what, value, "expected USER or USER:GROUP")
     try:
-        pw = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
-    except (KeyError, OverflowError):
+        pw = pwd.getpwuid(int(user)) if _digits(user) else pwd.getpwnam(user)
+    except (KeyError, OverflowError, ValueError):
         raise UserError("%s: user '%s' not found" % (what, user))
     gid = group_id(what, group) if group else pw.pw_gid
     return pw.pw_uid, gid, pw.pw_name, pw.pw_dir
@@ -189,8 +211,8 @@ def group_id(what, value):
     import grp
     text = str(value).strip()
     try:
-        return grp.getgrgid(int(text)).gr_gid if text.isdigit() else grp.getgrnam(text).gr_gid
-    except (KeyError, OverflowError):
+        return grp.getgrgid(int(text)).gr_gid if _digits(text) else grp.getgrnam(text).gr_gid
+    except (KeyError, OverflowError, ValueError):
         raise UserError("%s: group '%s' not found" % (what, value))
 
 
@@ -198,7 +220,7 @@ def notify(what, value):
     """'fd:N' or 'socket:ready' -> ('fd', N) or ('socket', None)."""
     text = str(value).strip()
     kind, _, arg = text.partition(":")
-    if kind == "fd" and arg.isdigit() and 3 <= int(arg) <= 1023:
+    if kind == "fd" and _digits(arg) and 3 <= int(arg) <= 1023:
         return "fd", int(arg)
     if kind == "socket" and arg == "ready":
         return "socket", None

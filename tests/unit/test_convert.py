@@ -106,3 +106,22 @@ def test_notify_forms():
     for bad in ("fd:1", "fd:x", "socket", "pipe:3"):
         with pytest.raises(UserError, match="--notify"):
             convert.notify("--notify", bad)
+
+
+@pytest.mark.parametrize("fn, args", [
+    (convert.duration_ms, ("respawn_delay", "\u00b2")),          # superscript two
+    (convert.duration_ms, ("respawn_delay", "9" * 5000)),        # past int()'s 4300 digits
+    (convert.count, ("respawn_max", "9" * 5000)),
+    (convert.count, ("respawn_max", "\u0663")),                  # Arabic-Indic three
+    (convert.integer, ("SSD_NICELEVEL", "\u00b2", -20, 19)),
+    (convert.signal_number, ("stopsig", "\u0663")),
+    (convert.ionice, ("SSD_IONICELEVEL", "\u00b2:1")),
+    (convert.retry_schedule, ("retry", "TERM/forever/TERM")),    # would spin for ever
+    (convert.retry_schedule, ("retry", "\u00b2")),
+    (convert.user_group, ("command_user", "a\0b")),
+])
+def test_unusual_numbers_are_one_line_naming_the_variable(fn, args):
+    with pytest.raises(UserError) as e:
+        fn(*args)
+    msg = str(e.value)
+    assert msg.startswith(args[0] + ":") and "\n" not in msg and len(msg) < 300
