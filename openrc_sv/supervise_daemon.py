@@ -40,6 +40,14 @@ def main(argv=None):
             return 0
         sys.stderr.write(" * %s: %s\n" % (PROG, e.message))
         return e.exit_code
+    except OSError as e:
+        # A state directory that is not one, a full /run, a non-root user:
+        # one line, never a traceback.
+        where = (" %s:" % e.filename) if e.filename else ""
+        hint = " (supervise-daemon must run as root)" if e.errno in (1, 13) \
+            and os.geteuid() != 0 else ""
+        sys.stderr.write(" * %s:%s %s%s\n" % (PROG, where, e.strerror or e, hint))
+        return 1
     except KeyboardInterrupt:
         return 130
 
