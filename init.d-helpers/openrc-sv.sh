@@ -14,7 +14,8 @@
 # The supervisor variable is read when the function runs, so start_pre() or
 # conf.d may still change it.
 #
-# Only function definitions and two assignments live at the top level:
+# Only function definitions and two assignments live at the top level
+# (sourcex, openrc-run.sh's loader, is redefined to the same effect):
 # `openrc-sv` also sources this file to borrow _openrc_sv_dump.
 #
 # To use `rc-service SVC reload`, the script must list reload in
@@ -28,14 +29,19 @@ _openrc_sv_bin=openrc-sv
 # ---------------------------------------------------------------------------
 # The model, as this very shell evaluated it.
 #
-# _openrc_sv_dump writes NUL-separated records to stdout:
+# _openrc_sv_dump [--start] writes NUL-separated records to stdout:
 #     openrc-sv-model 1           header and format version
 #     V NAME VALUE                every set shell variable
+#     W                           the words below were evaluated (--start)
 #     A WORD                      one word of command_args command_args_foreground
+#     S WORD                      one word of supervise_daemon_args
 #     E VARIABLE MESSAGE          the shell could not evaluate VARIABLE
 #     F NAME                      the script itself defines function NAME
 #     END                         nothing was cut short
 # A NUL cannot occur in a shell value, so no value can forge a record.
+# The A and S words are evaluated only with --start: supervise_start is
+# the only place openrc-run evals them (a `$(...)` in command_args runs
+# once per start, never at stop or status).
 # ---------------------------------------------------------------------------
 _openrc_sv_dump()
 {
@@ -58,42 +64,105 @@ _openrc_sv_dump()
 		eval "printf '%s\0' V \"\$_openrc_sv_name\" \"\${$_openrc_sv_name}\""
 	done
 
-	# The daemon's arguments are the words of exactly the eval that
-	# supervise_start does: quotes inside command_args group words.  It
-	# runs in a subshell, with anything it prints sent to stderr, so that
-	# a syntax error or a stray command cannot spoil the records.
-	if ! (
-		exec 9>&1 >&2
-		eval "set -- $command_args $command_args_foreground" || exit 1
-		for _openrc_sv_word; do
-			printf '%s\0' A "$_openrc_sv_word" >&9
-		done
-	); then
-		printf '%s\0' E command_args \
-			"the shell cannot split command_args or command_args_foreground into words"
+	if [ "$1" = --start ]; then
+		# The words of exactly the eval supervise_start does:
+		#     eval supervise-daemon ... ${supervise_daemon_args:-...} \
+		#         $command -- $command_args $command_args_foreground
+		# The unquoted values are split on IFS and globbed first, and the
+		# words are joined by single spaces before eval parses them again:
+		# a newline separates words and never ends a command, quotes group
+		# words, and "a  b" loses a space, exactly as under openrc-run.
+		# Each runs in a subshell, with anything it prints sent to stderr,
+		# so that a syntax error or a stray command cannot spoil the records.
+		printf '%s\0' W
+		_openrc_sv_words A command_args $command_args $command_args_foreground
+		_openrc_sv_words S supervise_daemon_args \
+			${supervise_daemon_args:-${start_stop_daemon_args}}
 	fi
 
 	# supervise-daemon.sh defines healthcheck() and unhealthy() as no-ops
-	# before the script is loaded, so "defined" says nothing.  Load the
-	# script again in a subshell with both removed: whatever is defined
-	# afterwards, the script defined.
-	(
-		exec 9>&1 >/dev/null 2>&1
-		unset -f healthcheck unhealthy
-		. "$RC_SERVICE"
-		for _openrc_sv_f in healthcheck unhealthy; do
-			[ "$(command -v "$_openrc_sv_f")" = "$_openrc_sv_f" ] &&
-				printf '%s\0' F "$_openrc_sv_f" >&9
+	# before the script is loaded, so "defined" says nothing.  sourcex
+	# (below) noted which of the two the script defined as it loaded it.
+	# A script loaded some other way is loaded again, in a subshell, with
+	# both removed: whatever is defined afterwards, the script defined.
+	if [ "${_openrc_sv_functions+set}" = set ]; then
+		for _openrc_sv_f in $_openrc_sv_functions; do
+			printf '%s\0' F "$_openrc_sv_f"
 		done
-	)
+	else
+		(
+			exec 9>&1 >/dev/null 2>&1
+			unset -f healthcheck unhealthy
+			. "$RC_SERVICE"
+			for _openrc_sv_f in healthcheck unhealthy; do
+				[ "$(command -v "$_openrc_sv_f")" = "$_openrc_sv_f" ] &&
+					printf '%s\0' F "$_openrc_sv_f" >&9
+			done
+		)
+	fi
 
 	printf '%s\0' END
+}
+
+# _openrc_sv_words TAG VARIABLE WORDS...: eval "set --" WORDS, as the
+# caller's unquoted expansion left them, and print each word as TAG.
+_openrc_sv_words()
+{
+	_openrc_sv_tag=$1 _openrc_sv_var=$2
+	shift 2
+	if ! (
+		exec 9>&1 >&2
+		eval set -- "$@" || exit 1
+		for _openrc_sv_word; do
+			printf '%s\0' "$_openrc_sv_tag" "$_openrc_sv_word" >&9
+		done
+	); then
+		printf '%s\0' E "$_openrc_sv_var" \
+			"the shell cannot split $_openrc_sv_var into words"
+	fi
+}
+
+# openrc-run.sh loads every file with sourcex, the script last, after
+# supervise-daemon.sh has defined its no-op healthcheck() and unhealthy().
+# The same function, noting which of the two the script itself defines:
+# then the model needs no second load of the script.  A function the
+# script does not define is the same no-op as before.
+sourcex()
+{
+	if [ "$1" = "-e" ]; then
+		shift
+		[ -e "$1" ] || return 1
+	fi
+	if [ -z "$RC_SERVICE" ] || [ "$1" != "$RC_SERVICE" ]; then
+		if ! . "$1"; then
+			eerror "$RC_SVCNAME: error loading $1"
+			exit 1
+		fi
+		return 0
+	fi
+	unset -f healthcheck unhealthy
+	if ! . "$1"; then
+		eerror "$RC_SVCNAME: error loading $1"
+		exit 1
+	fi
+	_openrc_sv_functions=
+	for _openrc_sv_f in healthcheck unhealthy; do
+		if [ "$(command -v "$_openrc_sv_f")" = "$_openrc_sv_f" ]; then
+			_openrc_sv_functions="$_openrc_sv_functions $_openrc_sv_f"
+		else
+			eval "$_openrc_sv_f() { return 0; }"
+		fi
+	done
 }
 
 # Hand the model to `openrc-sv VERB SVC` on its standard input.
 _openrc_sv_run()
 {
-	_openrc_sv_dump | "$_openrc_sv_bin" "$@" --model - "$RC_SVCNAME"
+	if [ "$1" = start ]; then
+		_openrc_sv_dump --start
+	else
+		_openrc_sv_dump
+	fi | "$_openrc_sv_bin" "$@" --model - "$RC_SVCNAME"
 }
 
 # ---------------------------------------------------------------------------
@@ -134,7 +203,7 @@ _openrc_sv_status()
 		ewarn "status: inactive"
 		return 16
 	elif service_started; then
-		"$_openrc_sv_bin" status --quiet "$RC_SVCNAME"
+		_openrc_sv_dump | "$_openrc_sv_bin" status --quiet --model - "$RC_SVCNAME"
 		case $? in
 			0) einfo "status: started"; return 0 ;;
 			8) ewarn "status: starting"; return 8 ;;

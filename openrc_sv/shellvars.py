@@ -13,14 +13,14 @@ live shell, here the harness sources the plugin and runs it after loading
 everything.  Both paths therefore produce byte-for-byte the same format,
 parsed by ``parse()``:
 
-    openrc-sv-model 1 | V NAME VALUE | A WORD | E VAR MESSAGE | F NAME | END
+    openrc-sv-model 1 | V NAME VALUE | W | A WORD | S WORD | E VAR MESSAGE | F NAME | END
 
 all fields NUL-terminated, which no shell value can contain.
 """
 
 import os
 import subprocess
-from typing import Dict, FrozenSet, List, NamedTuple
+from typing import Dict, FrozenSet, List, NamedTuple, Optional
 
 from . import rcstate
 from .errors import UserError
@@ -35,18 +35,26 @@ class BrokenReport(UserError):
 
 
 class Evaluation(NamedTuple):
-    """What the shell made of a service: unpacks as (variables, args, functions)."""
+    """What the shell made of a service: unpacks as (variables, args, functions).
+
+    sd_args: the words of supervise_daemon_args (or start_stop_daemon_args)
+    as supervise_start's eval makes them; None when the shell was not asked
+    for them (only a start evaluates them, as only supervise_start does)."""
     variables: Dict[str, str]
     args: List[str]
     functions: FrozenSet[str]
+    sd_args: Optional[List[str]] = None
+
+    def __iter__(self):
+        return iter((self.variables, self.args, self.functions))
 
 
-# The harness.  Positional parameters: LIBEXECDIR SYSCONFDIR PLUGIN.
+# The harness.  Positional parameters: LIBEXECDIR SYSCONFDIR PLUGIN [--start].
 # It mirrors openrc-run.sh (0.45) step by step; comments name the step.
 # Everything the sourced files print goes to stderr; the records go to fd 8.
 HARNESS = r'''
 exec 8>&1 1>&2
-_osv_libexec=$1 _osv_etc=$2 _osv_plugin=$3
+_osv_libexec=$1 _osv_etc=$2 _osv_plugin=$3 _osv_start=$4
 set --
 
 # sourcex -e: a missing file is skipped; a file that fails to load stops
@@ -110,13 +118,24 @@ for _osv_f in runit s6 start-stop-daemon supervise-daemon; do
 done
 
 # The script itself.  openrc-run.sh uses plain sourcex here: it must load.
+# Which of healthcheck/unhealthy it defines is noted as the plugin's
+# sourcex notes it, so that _openrc_sv_dump need not load it again.
+unset -f healthcheck unhealthy
 _osv_source "$RC_SERVICE" || { echo "cannot read $RC_SERVICE" >&2; exit 1; }
+_openrc_sv_functions=
+for _osv_f in healthcheck unhealthy; do
+	if [ "$(command -v "$_osv_f")" = "$_osv_f" ]; then
+		_openrc_sv_functions="$_openrc_sv_functions $_osv_f"
+	else
+		eval "$_osv_f() { return 0; }"
+	fi
+done
 
 _osv_plugin_file=$_osv_plugin
 unset _osv_libexec _osv_etc _osv_plugin _osv_f _osv_c _osv_conf_d
 . "$_osv_plugin_file"
 unset _osv_plugin_file
-_openrc_sv_dump >&8
+_openrc_sv_dump $_osv_start >&8
 '''
 
 
@@ -136,7 +155,7 @@ def parse(data):
     if tuple(words[:2]) != FORMAT:
         raise BrokenReport("the shell's report does not start with %r (format %s expected)"
                         % (words[:2], " ".join(FORMAT)))
-    variables, args, functions = {}, [], set()
+    variables, args, functions, sd_args = {}, [], set(), None
     i, n = 2, len(words)
 
     def take(count):
@@ -154,6 +173,10 @@ def parse(data):
             variables[name] = value
         elif tag == "A":
             args.extend(take(1))
+        elif tag == "W":
+            sd_args = sd_args or []
+        elif tag == "S":
+            sd_args = (sd_args or []) + take(1)
         elif tag == "F":
             functions.update(take(1))
         elif tag == "E":
@@ -166,7 +189,7 @@ def parse(data):
         elif tag == "END":
             if i != n:
                 raise BrokenReport("the shell's report has data after its end")
-            return Evaluation(variables, args, frozenset(functions))
+            return Evaluation(variables, args, frozenset(functions), sd_args)
         else:
             raise BrokenReport("the shell's report has an unknown record %r" % tag)
     raise BrokenReport("the shell's report was cut short (the init script may have "
@@ -210,12 +233,14 @@ def script_path(service, sysconfdir="/etc"):
 
 
 def read(service, script=None, *, libexec=None, sysconfdir="/etc", env=None,
-         shell="/bin/sh", timeout=30.0):
+         shell="/bin/sh", timeout=30.0, words=True):
     """Evaluate SERVICE's init script and configuration the way openrc-run does.
 
     Returns Evaluation(variables, args, functions): every variable the shell
     has set, the daemon's argument words, and which of healthcheck/unhealthy
     the script defines itself.  Raises UserError with one line on any failure.
+    words=False leaves command_args and supervise_daemon_args unevaluated
+    (args empty, sd_args None), as openrc-run does for anything but start.
     """
     if not service or "/" in service:
         raise UserError("invalid service name '%s'" % service)
@@ -233,7 +258,8 @@ def read(service, script=None, *, libexec=None, sysconfdir="/etc", env=None,
     libexec = libexec or rcstate.libexecdir()
     try:
         proc = subprocess.run(
-            [shell, "-c", HARNESS, "openrc-sv", libexec, sysconfdir, PLUGIN],
+            [shell, "-c", HARNESS, "openrc-sv", libexec, sysconfdir, PLUGIN,
+             "--start" if words else ""],
             env=_environment(service, script, libexec, env), cwd="/",
             stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -100,12 +100,14 @@ def _path(key, value):
     return value
 
 
-def from_variables(service, script, variables, args, functions=()):
+def from_variables(service, script, variables, args, functions=(), sd_args=None):
     """Build and validate the model.
 
     ``variables`` maps variable names to their values (unset ones absent),
     ``args`` is the shell's word list for command_args + command_args_foreground,
-    ``functions`` the shell functions the script defines (for healthcheck).
+    ``functions`` the shell functions the script defines (for healthcheck),
+    ``sd_args`` the shell's word list for supervise_daemon_args (None: not
+    evaluated; then the value is split as a shell would, without expansions).
     """
     v = variables
     command = _opt(v, "command")
@@ -166,9 +168,18 @@ def from_variables(service, script, variables, args, functions=()):
     m.no_new_privs = bool(_opt(v, "no_new_privs")) and convert.yesno("no_new_privs", v["no_new_privs"])
     # OpenRC passes --stop-group whenever stopgroup is set, whatever its value.
     m.stop_group = "stopgroup" in v
-    if _opt(v, "supervise_daemon_args"):
-        # Unquoted in supervise-daemon.sh, so split on white space as the shell does.
-        m.supervise_daemon_args = v["supervise_daemon_args"].split()
+    # supervise_start passes ${supervise_daemon_args:-${start_stop_daemon_args}}
+    # through its eval: quotes group words (--env 'A=b c').
+    if sd_args is not None:
+        m.supervise_daemon_args = list(sd_args)
+    else:
+        text = _opt(v, "supervise_daemon_args") or _opt(v, "start_stop_daemon_args")
+        if text:
+            import shlex
+            try:
+                m.supervise_daemon_args = shlex.split(text)
+            except ValueError as e:
+                raise UserError("supervise_daemon_args: invalid value '%s' (%s)" % (text, e))
     m.has_healthcheck = "healthcheck" in functions
     m.has_unhealthy = "unhealthy" in functions
     m.extra = {k: val for k, val in v.items() if k.startswith(BACKEND_PREFIXES) and k != "sv_backend"}

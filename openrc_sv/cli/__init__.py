@@ -2,7 +2,7 @@
 
     openrc-sv start|stop|reload SVC [--model -]
     openrc-sv signal SIG SVC [--model -]
-    openrc-sv status [SVC...] [--json] [--quiet]
+    openrc-sv status [SVC...] [--json] [--quiet] [--model -]
     openrc-sv list [--json]
     openrc-sv render SVC [--backend NAME]
     openrc-sv setup [--plugin] [--supervise-daemon] [--undo] [--libexecdir DIR] [--root DIR]
@@ -56,6 +56,7 @@ def parser():
     s.add_argument("--json", action="store_true", help="print JSON")
     s.add_argument("-q", "--quiet", action="store_true",
                    help="print nothing; the exit status says it (OpenRC's codes)")
+    _model_option(s)
 
     s = sub.add_parser("list", help="list supervised services and their backends")
     s.add_argument("--json", action="store_true", help="print JSON")
@@ -87,7 +88,10 @@ def _dispatch(a):
         return control.signal(a.signal, a.service, from_stdin=a.model == "-")
     if a.verb == "status":
         from . import report
-        return report.status(a.services, as_json=a.json, quiet=a.quiet)
+        if a.model == "-" and len(a.services) != 1:
+            raise UserError("status --model - takes exactly one service")
+        return report.status(a.services, as_json=a.json, quiet=a.quiet,
+                             from_stdin=a.model == "-")
     if a.verb == "list":
         from . import report
         return report.listing(as_json=a.json)

@@ -38,7 +38,7 @@ def script_of(service):
 def model(service, ev):
     """The validated model: any bad value is a UserError naming it."""
     script = ev.variables.get("RC_SERVICE") or script_of(service)
-    return from_variables(service, script, ev.variables, ev.args, ev.functions)
+    return from_variables(service, script, ev.variables, ev.args, ev.functions, ev.sd_args)
 
 
 def bare_model(service, variables=None):

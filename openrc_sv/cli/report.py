@@ -53,17 +53,21 @@ def known_services():
     return sorted(names)
 
 
-def classify(service, required=False):
+def classify(service, required=False, from_stdin=False):
     """The Entry for SERVICE, or None when nothing supervises it.
 
     With required=True (the user named the service) "not supervised" and a
-    script that cannot be read are errors instead of None.
+    script that cannot be read are errors instead of None.  from_stdin: the
+    runscript plugin pipes its live shell's evaluation (no second load).
     """
     st = ServiceState(service)
     recorded = evaluate.recorded_backend(service)
     ev = None
     try:
-        ev = shellvars.read(service, evaluate.script_of(service))
+        if from_stdin:
+            ev = evaluate.evaluation(service, from_stdin=True)
+        else:
+            ev = shellvars.read(service, evaluate.script_of(service), words=False)
     except UserError:
         if required and not recorded:
             raise
@@ -80,12 +84,12 @@ def classify(service, required=False):
     return None
 
 
-def entries(services=None):
+def entries(services=None, from_stdin=False):
     if services:
         found = []
         for s in services:
             try:
-                found.append(classify(s, required=True))
+                found.append(classify(s, required=True, from_stdin=from_stdin))
             except UserError as e:
                 # With one service main() names it; with several, we must.
                 if len(services) > 1:
@@ -164,13 +168,13 @@ def _json(statuses):
 
 # -- the commands -------------------------------------------------------------
 
-def status(services, as_json=False, quiet=False):
+def status(services, as_json=False, quiet=False, from_stdin=False):
     """Print the status of SERVICES (default: every supervised one).
 
     Exit status: for named services, OpenRC's code of the first one that is
     not started (0 when all are); for the full report, 0.
     """
-    statuses = [openrc_view(_status_or_unknown(e)) for e in entries(services)]
+    statuses = [openrc_view(_status_or_unknown(e)) for e in entries(services, from_stdin)]
     if not quiet:
         if as_json:
             print(_json(statuses))

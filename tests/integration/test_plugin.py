@@ -162,7 +162,9 @@ def test_native_daemon_gets_every_argument_as_the_same_word(sandbox):
     install(sb, "svc", openrc_sv_script("svc", command_args=words, sv_backend="native"))
     assert sb.rc("svc", "start").returncode == 0
     daemon = I.wait_daemon(sb, "svc")
-    assert I.words(sb, "svc", daemon) == HOSTILE_WORDS
+    # As under openrc-run: each word arrives whole, but supervise_start's
+    # unquoted expansion has turned each run of white space into one space.
+    assert I.words(sb, "svc", daemon) == [re.sub(r"[ \t\n]+", " ", w) for w in HOSTILE_WORDS]
 
 
 def test_what_start_pre_changes_reaches_the_daemon(sandbox):
@@ -290,3 +292,95 @@ def test_a_failing_health_check_restarts_the_native_daemon(sandbox):
     wait_for(lambda: health() == "failing", 10, what="status to show the failing check")
     sb.run("rm", "/run/svc.sick", check=True)
     wait_for(lambda: health() == "ok", 15, what="status to show the check passing again")
+
+
+# -- the plugin evaluates the script as openrc-run does ----------------------------------
+
+def _script(svc, supervisor, command_args, extra=""):
+    """A script whose top level counts its loads and whose command_args is
+    the shell text given (written in single quotes, evaluated by openrc-run)."""
+    return ("#!/sbin/openrc-run\n"
+            "echo x >> /run/loads.%s\n"
+            "supervisor=%s\nsv_backend=native\n"
+            "command=%s\n"
+            "spaced='v  a l'\n"
+            "command_args=%s\n%s"
+            % (svc, supervisor, I.DAEMON, shlex.quote(command_args), extra))
+
+
+# command_args as an admin may write it.  openrc-run word-splits and globs
+# the unquoted value, then evals the words joined by spaces: a newline is
+# only a separator, never the end of a command.
+ARGS_CASES = {
+    "quotes": """one 'two words' "three  spaced" back\\\\slash \\$HOME""",
+    "newline": "first\ntouch /run/pwned-by-newline",
+    "newline-quoted": "'a\nb' c",
+    "tabs": "a\tb\t\tc",
+    "glob": "/run/globs/* /run/nomatch-*",
+    "subst": '$(echo sub one) "$(echo sub two)"',
+    "expansion": '$spaced "${spaced}x" \'$spaced\'',
+    "semicolon": "a\\;b 'c;d'",
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARGS_CASES))
+def test_command_args_reach_the_daemon_as_openrc_run_splits_them(sandbox, case):
+    """Differential: the same command_args under OpenRC's C supervise-daemon
+    and under supervisor=openrc-sv give the daemon the same words."""
+    sb = sandbox("c")
+    install_plugin(sb)
+    sb.run("mkdir -p /run/globs && touch /run/globs/g1 /run/globs/g2", check=True)
+    got = {}
+    for svc, supervisor in (("refsvc", "supervise-daemon"), ("plugsvc", "openrc-sv")):
+        install(sb, svc, _script(svc, supervisor, I.statedir(svc) + " " + ARGS_CASES[case]))
+        r = sb.rc(svc, "start")
+        assert r.returncode == 0, r.stdout + r.stderr
+        daemon = I.wait_daemon(sb, svc)
+        got[svc] = wait_for(lambda: I.words(sb, svc, daemon), 5, what="argv of " + svc)
+    assert got["plugsvc"] == got["refsvc"]
+    assert not sb.exists("/run/pwned-by-newline")
+    if case == "newline":
+        assert got["refsvc"] == ["first", "touch", "/run/pwned-by-newline"]
+
+
+def _loads(sb, svc):
+    return len(sb.read("/run/loads." + svc, "").splitlines())
+
+
+def test_the_plugin_loads_the_script_no_more_often_than_openrc(sandbox):
+    sb = sandbox("c")
+    install_plugin(sb)
+    for svc, supervisor in (("refsvc", "supervise-daemon"), ("plugsvc", "openrc-sv")):
+        install(sb, svc, _script(svc, supervisor, I.statedir(svc)))
+    # The first rc-service refreshes the dependency cache, which loads
+    # every script once: not part of what is counted.
+    sb.run("rc-update", "-u", check=True)
+    counts = {}
+    for svc in ("refsvc", "plugsvc"):
+        row = []
+        for action in ("start", "status", "stop", "status"):
+            before = _loads(sb, svc)
+            r = sb.rc(svc, action)
+            assert "Caching service dependencies" not in r.stdout + r.stderr
+            if action == "start":
+                assert r.returncode == 0, r.stdout + r.stderr
+                I.wait_daemon(sb, svc)
+            row.append(_loads(sb, svc) - before)
+        counts[svc] = row
+    ref, ours = counts["refsvc"], counts["plugsvc"]
+    assert ref[0] >= 1 and ref[1] >= 1, counts
+    assert all(o <= r for o, r in zip(ours, ref)), counts
+
+
+def test_native_takes_supervise_daemon_args_with_quoted_words(sandbox):
+    """supervise_daemon_args goes through supervise_start's eval: quotes
+    group words, under the plugin as under OpenRC."""
+    sb = sandbox("ours")
+    install_plugin(sb)
+    install(sb, "svc", openrc_sv_script(
+        "svc", sv_backend="native", supervise_daemon_args="--env 'SPACED=b  c' --env PLAIN=1"))
+    r = sb.rc("svc", "start")
+    assert r.returncode == 0, r.stdout + r.stderr
+    daemon = I.wait_daemon(sb, "svc")
+    env = I.environ(sb, "svc", daemon)
+    assert (env.get("SPACED"), env.get("PLAIN")) == ("b c", "1")

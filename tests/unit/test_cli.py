@@ -65,7 +65,7 @@ def script(world, name, body):
 
 def dump(path, extra=""):
     """What the runscript plugin pipes to `openrc-sv VERB --model - SVC`."""
-    code = '. "$1"; RC_SVCNAME=${2##*/}; RC_SERVICE=$2; . "$RC_SERVICE"; %s _openrc_sv_dump' % extra
+    code = '. "$1"; RC_SVCNAME=${2##*/}; RC_SERVICE=$2; . "$RC_SERVICE"; %s _openrc_sv_dump --start' % extra
     return subprocess.run(["/bin/sh", "-c", code, "sh", shellvars.PLUGIN, path],
                           capture_output=True, check=True).stdout
 

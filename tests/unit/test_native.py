@@ -131,3 +131,25 @@ def test_a_supervisor_waiting_to_respawn_is_starting(svcdir):
     ServiceState("foo").set("supervisor_ident", _ident(os.getpid()))
     s = native.state_status("foo")
     assert s.state == "starting" and s.exit_code == 8
+
+
+def test_supervise_daemon_args_keep_quoted_words_as_openrcs_eval_does():
+    # As the shell evaluated them (the plugin's S records) ...
+    m = from_variables("foo", "/etc/init.d/foo",
+                       {"command": "/bin/sleep", "supervise_daemon_args": "--env 'A=b c'"},
+                       [], (), ["--env", "A=b c"])
+    assert native.start_options(m)[-2:] == ["--env", "A=b c"]
+    # ... or, without the shell's words, split as the shell would.
+    m = model(supervise_daemon_args="--env 'A=b c' --nicelevel 5")
+    assert native.start_options(m)[-4:] == ["--env", "A=b c", "--nicelevel", "5"]
+
+
+def test_start_stop_daemon_args_stand_in_for_unset_supervise_daemon_args():
+    m = model(start_stop_daemon_args="--env X=1")
+    assert native.start_options(m)[-2:] == ["--env", "X=1"]
+
+
+def test_supervise_daemon_args_with_an_open_quote_name_the_variable():
+    from openrc_sv.errors import UserError
+    with pytest.raises(UserError, match="^supervise_daemon_args: invalid value"):
+        model(supervise_daemon_args="--env 'A=b")

@@ -6,6 +6,7 @@ when installed, as openrc-run would.
 """
 
 import os
+import re
 import subprocess
 
 import pytest
@@ -96,10 +97,60 @@ def test_net_eth0_reads_conf_d_net_then_its_own(world):
 
 
 def test_command_args_are_split_exactly_as_openrcs_eval(world):
+    # supervise_start's eval sees the unquoted value already split on IFS
+    # and joined by one space: "three  spaced" loses a space there too.
     world.script("foo", '''command_args="one 'two words' \\"three  spaced\\" \\$UNSET_THING"\n'''
                         "command_args_foreground='--foreground \"x y\"'\n")
     _, args, _ = world.read("foo")
-    assert args == ["one", "two words", "three  spaced", "--foreground", "x y"]
+    assert args == ["one", "two words", "three spaced", "--foreground", "x y"]
+
+
+def as_openrc_evals(word):
+    """A single-quoted word after supervise_start's unquoted expansion and
+    eval: each run of IFS white space inside it is one space."""
+    return re.sub(r"[ \t\n]+", " ", word)
+
+
+def test_a_newline_in_command_args_never_ends_a_command(world, tmp_path):
+    marker = tmp_path / "ran"
+    world.script("foo", "command_args='first\ntouch %s'\n" % marker)
+    _, args, _ = world.read("foo")
+    assert args == ["first", "touch", str(marker)]
+    assert not marker.exists()
+
+
+def test_command_args_are_globbed_and_substituted_as_by_openrcs_eval(world, tmp_path):
+    for name in ("g1", "g2"):
+        (tmp_path / name).write_text("")
+    world.script("foo", "command_args='%s/g* %s/none-* $(echo sub one) \"$(echo sub two)\"'\n"
+                 % (tmp_path, tmp_path))
+    _, args, _ = world.read("foo")
+    assert args == [str(tmp_path / "g1"), str(tmp_path / "g2"), "%s/none-*" % tmp_path,
+                    "sub", "one", "sub two"]
+
+
+def test_only_a_start_evaluates_command_args(world, tmp_path):
+    marker = tmp_path / "ran"
+    world.script("foo", "command_args='$(touch %s)'\n" % marker)
+    ev = world.read("foo", words=False)
+    assert ev.args == [] and ev.sd_args is None and not marker.exists()
+    world.read("foo")
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("text, words", [
+    ("--env 'A=b c' --nicelevel 5", ["--env", "A=b c", "--nicelevel", "5"]),
+    ('--env "X=$((1 + 2))"', ["--env", "X=3"]),
+    ("", []),
+])
+def test_supervise_daemon_args_are_the_words_of_openrcs_eval(world, text, words):
+    world.script("foo", "supervise_daemon_args=%s\n" % sh_single(text))
+    assert world.read("foo").sd_args == words
+
+
+def test_start_stop_daemon_args_stand_in_for_empty_supervise_daemon_args(world):
+    world.script("foo", "start_stop_daemon_args=\"--env 'A=1 2'\"\n")
+    assert world.read("foo").sd_args == ["--env", "A=1 2"]
 
 
 @pytest.mark.parametrize("value", HOSTILE, ids=repr)
@@ -115,7 +166,7 @@ def test_hostile_words_in_command_args_reach_the_word_list_unchanged(world):
     # command_args holds quoted words, as an admin writes them for OpenRC.
     world.script("foo", "command_args=%s\n" % sh_single(quoted))
     _, args, _ = world.read("foo")
-    assert args == words
+    assert args == [as_openrc_evals(w) for w in words]
 
 
 def test_command_args_the_shell_cannot_split_is_an_error_naming_the_variable(world):
@@ -195,7 +246,7 @@ def _dump(script_text, tmp_path, extra=""):
     """Run the plugin's _openrc_sv_dump in a shell that defined script_text."""
     script = tmp_path / "svc"
     script.write_text("#!/sbin/openrc-run\n" + script_text)
-    code = '. "$1"; RC_SERVICE=$2; . "$RC_SERVICE"; %s _openrc_sv_dump' % extra
+    code = '. "$1"; RC_SERVICE=$2; . "$RC_SERVICE"; %s _openrc_sv_dump --start' % extra
     return subprocess.run(["/bin/sh", "-c", code, "sh", shellvars.PLUGIN, str(script)],
                           capture_output=True, check=True).stdout
 
