@@ -203,7 +203,10 @@ def user_group(what, value):
         pw = pwd.getpwuid(int(user)) if _digits(user) else pwd.getpwnam(user)
     except (KeyError, OverflowError, ValueError):
         raise UserError("%s: user '%s' not found" % (what, user))
-    gid = group_id(what, group) if group else pw.pw_gid
+    try:
+        gid = group_id(what, group) if group else pw.pw_gid
+    except UserError:
+        raise UserError("%s: group '%s' of '%s' not found" % (what, group, text))
     return pw.pw_uid, gid, pw.pw_name, pw.pw_dir
 
 

@@ -90,7 +90,8 @@ def start(opts):
         if path:
             d = os.path.dirname((opts.chroot or "").rstrip("/") + path) or "."
             if not os.path.isdir(d):
-                raise UserError("%s: directory '%s' does not exist" % (flag, d))
+                raise UserError("%s: cannot open '%s': directory '%s' does not exist"
+                                % (flag, path, d))
     pid = supervisor_alive(st, pidfile)
     if pid:
         raise UserError("%s is already running (supervisor pid %d)" % (opts.exec, pid))

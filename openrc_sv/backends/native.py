@@ -20,6 +20,7 @@ program.
 import os
 import shlex
 import subprocess
+import sys
 import time
 
 from .. import convert, procinfo
@@ -27,7 +28,7 @@ from ..errors import UserError
 from ..rcstate import ServiceState
 from .base import Backend, Status
 from .model import resolve_command
-from .options import start_options
+from .options import in_variables, start_options
 
 
 def supervise_daemon_argv():
@@ -61,21 +62,33 @@ class NativeBackend(Backend):
             env["RC_SERVICE"] = self.model.script
         return env
 
-    def _run(self, argv):
-        # The supervisor reports its own errors on stderr; ours adds the
-        # verb.  stdin is /dev/null so a daemon never holds the caller's.
+    def _run(self, argv, errors=False):
+        """Exit status, or with errors=True (exit status, what it said on
+        stderr reworded to name variables, not options).  stdin is /dev/null
+        so a daemon never holds the caller's."""
         try:
-            return subprocess.run(argv, env=self._env(), stdin=subprocess.DEVNULL).returncode
+            if not errors:
+                return subprocess.run(argv, env=self._env(), stdin=subprocess.DEVNULL).returncode
+            # The supervisor detaches onto /dev/null: the pipe ends with --start.
+            r = subprocess.run(argv, env=self._env(), stdin=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
         except OSError as e:
             raise UserError("native: cannot run %s: %s" % (argv[0], e.strerror))
+        said = [line.strip().lstrip("* ").replace("supervise-daemon: ", "", 1)
+                for line in r.stderr.decode(errors="replace").splitlines() if line.strip()]
+        return r.returncode, [in_variables(line) for line in said]
 
     # -- the verbs ---------------------------------------------------------------
     def start(self):
         m = self.model
-        rc = self._run(supervise_daemon_argv() + self.start_words(resolve_command(m)))
+        rc, said = self._run(supervise_daemon_argv() + self.start_words(resolve_command(m)),
+                             errors=True)
         if rc != 0:
-            raise UserError("supervise-daemon could not start %s (exit status %d)"
-                            % (m.command, rc))
+            # supervise-daemon's own reason, as one line about the variable.
+            raise UserError(said[-1] if said else "supervise-daemon could not start %s "
+                            "(exit status %d)" % (m.command, rc))
+        for line in said:       # warnings of a start that worked
+            sys.stderr.write(" * %s\n" % line)
 
     def stop(self):
         # No --pidfile: the supervisor recorded the one it was started with

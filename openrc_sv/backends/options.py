@@ -10,7 +10,12 @@ here, once, and means the same thing on every backend.
 Each row: (option, the model's value as the option's word or None when
 unset, True when the option is about the daemon's process rather than its
 supervision).  The order is supervise_start's in supervise-daemon.sh.
+VARIABLES maps each option back to the variable a user wrote, so that a
+message from supervise-daemon or openrc-sv-exec about `--stdout` reaches
+an init script's author as one about `output_log`.
 """
+
+import re
 
 from .. import convert
 
@@ -61,6 +66,28 @@ TABLE = [
     ("--no-new-privs", lambda m: FLAG if m.no_new_privs else None, True),
     ("--stop-group", lambda m: FLAG if m.stop_group else None, False),
 ]
+
+
+# Option -> the init script variable it comes from.
+VARIABLES = {
+    "--retry": "retry", "--chdir": "directory", "--chroot": "chroot", "--stdin": "input_file",
+    "--stdout": "output_log", "--stderr": "error_log", "--stdout-logger": "output_logger",
+    "--stderr-logger": "error_logger", "--pidfile": "pidfile",
+    "--respawn-delay": "respawn_delay", "--respawn-max": "respawn_max",
+    "--respawn-period": "respawn_period", "--healthcheck-delay": "healthcheck_delay",
+    "--healthcheck-timer": "healthcheck_timer", "--healthcheck-timeout": "healthcheck_timeout",
+    "--user": "command_user", "--umask": "umask", "--notify": "notify",
+    "--capabilities": "capabilities", "--secbits": "secbits", "--no-new-privs": "no_new_privs",
+    "--stop-group": "stopgroup",
+}
+_OPTION_AT_START = re.compile(r"(^|: )(--[a-z-]+)(?=: )")
+
+
+def in_variables(text):
+    """A message naming an option, reworded to name its variable:
+    "--stdout: cannot open ..." -> "output_log: cannot open ..."."""
+    return _OPTION_AT_START.sub(lambda m: m.group(1) + VARIABLES.get(m.group(2), m.group(2)),
+                                text)
 
 
 def _words(model, process_only):
