@@ -96,7 +96,7 @@ def test_user_group_resolution():
     assert convert.user_group("--user", "0:0")[:2] == (0, 0)
     with pytest.raises(UserError, match="user 'no-such-user-here' not found"):
         convert.user_group("--user", "no-such-user-here")
-    with pytest.raises(UserError, match="group 'no-such-group' not found"):
+    with pytest.raises(UserError, match="group 'no-such-group' of 'root:no-such-group' not found"):
         convert.user_group("--user", "root:no-such-group")
 
 
