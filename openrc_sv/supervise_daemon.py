@@ -84,7 +84,8 @@ def start(opts):
     from .command import resolve
     resolve(opts.exec, opts.chroot, what=PROG)
     pidfile = opts.pidfile or default_pidfile(opts.svcname)
-    if opts.stdin and not os.access(opts.stdin, os.R_OK):
+    # (inside a chroot the path is the daemon's: the open as its user says)
+    if opts.stdin and not opts.chroot and not os.access(opts.stdin, os.R_OK):
         raise UserError("--stdin: cannot read '%s'" % opts.stdin)
     for flag, path in (("--stdout", opts.stdout), ("--stderr", opts.stderr)):
         if path:
