@@ -124,3 +124,10 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         return 1
+    except OSError as e:
+        # A full /run, a state directory that is not one: one line, never
+        # a traceback (a backend raises UserError for what it foresees).
+        from .output import error
+        where = ("%s: " % e.filename) if e.filename else ""
+        error("%s%s" % (where, e.strerror or e), _service_of(a))
+        return 1
