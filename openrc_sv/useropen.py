@@ -22,6 +22,7 @@ write to would block the daemon, a directory is a mistake the message
 should name.
 """
 
+import errno
 import os
 import stat
 
@@ -72,7 +73,22 @@ def _check(fd, path, flags):
 def open_here(path, flags, mode=MODE):
     """open(2) in this process; O_NONBLOCK so that a FIFO cannot hang us
     before _check refuses it."""
-    return _check(os.open(path, flags, mode), path, flags)
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as e:
+        # A FIFO without a reader, opened for writing without blocking,
+        # fails with ENXIO ("No such device or address"): say what it is.
+        if e.errno == errno.ENXIO and _is_fifo(path):
+            raise OSError(e.errno, "is a FIFO", path)
+        raise
+    return _check(fd, path, flags)
+
+
+def _is_fifo(path):
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def become(who):
