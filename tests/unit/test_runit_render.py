@@ -1,8 +1,9 @@
 """What the runit backend renders, checked by running it.
 
-The rendered scripts are executed here with the daemon (and chpst, svlogd
-or env where that matters) replaced by small recorders, so the tests see
-the words a program would get, not the text that should produce them.
+The rendered scripts are executed here with the daemon (and svlogd or env
+where that matters) replaced by small recorders, so the tests see the
+words a program would get, not the text that should produce them.  ./run
+execs the real openrc-sv-exec (our process-setup core).
 Also here: the pieces the scripts rely on (runsv's status format, the
 health watcher's check runner).
 """
@@ -11,6 +12,7 @@ import os
 import signal
 import struct
 import subprocess
+import sys
 import time
 
 import pytest
@@ -19,6 +21,7 @@ from openrc_sv.launcher import package_parent
 
 from openrc_sv.backends.model import from_variables
 from openrc_sv.backends.runit import RunitBackend, healthwatch, supervise
+from openrc_sv.backends.runit.layout import MARKER
 from openrc_sv.backends.runit.render import Tools
 from openrc_sv.errors import UserError
 from sandbox import wait_for
@@ -69,21 +72,38 @@ def model(variables=None, args=(), functions=(), service="svc"):
     return from_variables(service, "/etc/init.d/" + service, v, list(args), list(functions))
 
 
+# No rendered script may touch the host's /run/openrc (child_pid).
+NO_RC = {"RC_SVCDIR": "/nonexistent-rc"}
+
+
 def render(m, environ=None, **tools):
     """{path relative to the service directory: RenderedFile}"""
-    t = dict(env="/usr/bin/env", chpst="/usr/bin/chpst", svlogd="/usr/bin/svlogd",
-             python="/usr/bin/python3")
+    t = dict(env="/usr/bin/env", svlogd="/usr/bin/svlogd", python="/usr/bin/python3")
     t.update(tools)
-    backend = RunitBackend(m, environ=environ if environ is not None else {}, tools=Tools(**t))
+    backend = RunitBackend(m, environ=environ if environ is not None else NO_RC,
+                           tools=Tools(**t))
     return {os.path.relpath(f.path, backend.layout.dir): f for f in backend.render()}
 
 
-def run_script(tmp_path, rendered, cwd=None, args=()):
+def run_script(tmp_path, rendered, cwd=None, args=(), input=None):
     """Write one rendered script and run it with sh; the CompletedProcess."""
     path = tmp_path / ("script.%d" % len(os.listdir(tmp_path)))
     path.write_text(rendered.content)
     return subprocess.run(["/bin/sh", str(path)] + list(args), cwd=cwd or tmp_path,
-                          capture_output=True, text=True, timeout=20)
+                          capture_output=True, text=True, timeout=20, input=input,
+                          stdin=None if input is not None else subprocess.DEVNULL)
+
+
+def runnable(tmp_path, variables, environ=None, args=()):
+    """./run rendered to run here: the service directory and RC_SVCDIR in
+    tmp_path, the real openrc-sv-exec run by this Python.  (run, svdir, rc)."""
+    root, rc = tmp_path / "root", tmp_path / "rc"
+    env = dict(environ or {}, RC_SVCDIR=str(rc))
+    files = render(model(dict({"runit_svdir_root": str(root)}, **variables), args=args),
+                   environ=env, python=sys.executable)
+    (root / "svc" / "state").mkdir(parents=True, exist_ok=True)
+    (rc / "options" / "svc").mkdir(parents=True, exist_ok=True)
+    return files["run"], root / "svc", rc
 
 
 # The service directory -------------------------------------------------------
@@ -98,9 +118,31 @@ def test_render_writes_nothing_and_names_the_service_directory(tmp_path):
 
 
 def test_render_adds_check_control_log_and_watcher_when_asked_for():
-    files = render(model({"stopsig": "QUIT", "output_log": "/var/log/svc/out.log",
+    files = render(model({"stopsig": "QUIT", "output_logger": "logger",
                           "healthcheck_timer": "10"}, functions=["healthcheck"]))
     assert sorted(files) == ["check", "control/t", "finish", "health/run", "log/run", "run"]
+
+
+def test_a_log_service_only_for_a_logger_or_runit_logdir():
+    assert "log/run" not in render(model({"output_log": "/var/log/o", "error_log": "/var/log/e"}))
+    assert "log/run" in render(model({"error_logger": "logger"}))
+    assert "log/run" in render(model({"runit_logdir": "/var/log/svc"}))
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"output_logger": "logger -t a", "error_logger": "logger -t b"},
+     "error_logger: 'logger -t b' differs from output_logger (runit gives a service one log "
+     "pipe, so one logger); use the same command or sv_backend=native"),
+    ({"runit_logdir": "/var/log/x", "output_logger": "logger"},
+     "runit_logdir: '/var/log/x' cannot be used with output_logger (runit gives a service "
+     "one log pipe)"),
+    ({"runit_logdir": "/var/log/x", "output_log": "/o", "error_log": "/e"},
+     "runit_logdir: '/var/log/x' receives nothing: output_log and error_log are both set"),
+])
+def test_what_one_log_pipe_cannot_do_is_refused_in_one_line(variables, message):
+    with pytest.raises(UserError) as e:
+        render(model(variables))
+    assert str(e.value) == message
 
 
 def test_service_directory_defaults_under_rc_svcdir():
@@ -108,6 +150,7 @@ def test_service_directory_defaults_under_rc_svcdir():
     b = RunitBackend(m, environ={"RC_SVCDIR": "/run/rc"}, tools=Tools())
     assert {f.path for f in b.render()} == {"/run/rc/openrc-sv/runit/svc/run",
                                              "/run/rc/openrc-sv/runit/svc/finish"}
+    assert "--child-pid /run/rc/options/svc/child_pid svc" in b.render()[0].content
 
 
 def _construct(m):
@@ -152,10 +195,23 @@ def test_every_script_is_valid_sh_whatever_the_values(tmp_path):
 def test_run_execs_the_daemon_with_each_hostile_word_intact(tmp_path):
     bindir = str(tmp_path / "bin dir $(x)")
     daemon = recorder(bindir, "the daemon")
-    r = run_script(tmp_path, render(model({"command": daemon}, args=HOSTILE))["run"])
+    run, _, _ = runnable(tmp_path, {"command": daemon}, args=HOSTILE)
+    r = run_script(tmp_path, run)
     assert r.returncode == 0, r.stderr
     assert recorded(bindir, "argv").split("\0") == [daemon] + HOSTILE
     assert not os.path.exists(tmp_path / "pwned")
+
+
+def test_run_execs_our_process_setup_core_with_supervise_daemons_options(tmp_path):
+    run = render(model({"command_user": "nobody", "chroot": "/srv/root", "umask": "027",
+                        "directory": "/var/lib/foo", "capabilities": "^cap_net_bind_service",
+                        "output_log": "/var/log/o", "error_log": "/var/log/e"},
+                       args=["a b"]))["run"].content
+    assert "--report /srv/sv/svc/state/exec-error --child-pid " \
+        "/nonexistent-rc/options/svc/child_pid svc --chdir /var/lib/foo --chroot /srv/root " \
+        "--stdout /var/log/o --stderr /var/log/e --user nobody --umask 0027 " \
+        "--capabilities '^cap_net_bind_service' -- /usr/bin/daemon 'a b'" in run
+    assert "chpst" not in run and "setpriv" not in run and "2>&1" not in run
 
 
 def test_run_gives_the_daemon_the_callers_environment_cleaned_like_supervise_daemon(tmp_path):
@@ -163,11 +219,14 @@ def test_run_gives_the_daemon_the_callers_environment_cleaned_like_supervise_dae
     environ = {"FOO": "x\ny 'z' $HOME", "RC_SVCNAME": "svc", "EINFO_QUIET": "yes",
                "SSD_NICELEVEL": "1", "SVCNAME": "svc",
                "PATH": "/lib/rc/bin:/usr/bin:/lib/rc/sbin:/bin"}
-    r = run_script(tmp_path, render(model({"command": daemon}), environ=environ)["run"])
+    run, _, _ = runnable(tmp_path, {"command": daemon}, environ=environ)
+    r = run_script(tmp_path, run)
     assert r.returncode == 0, r.stderr
     env = dict(kv.split("=", 1) for kv in recorded(str(tmp_path / "bin"), "env").split("\0"))
     env.pop("LC_CTYPE", None)   # the recorder's Python adds it to a C locale (PEP 538)
-    assert env == {"FOO": "x\ny 'z' $HOME", "PATH": "/usr/bin:/bin"}
+    # HOME and USER: filled in from the password file, as OpenRC does.
+    assert env == {"FOO": "x\ny 'z' $HOME", "PATH": "/usr/bin:/bin", "USER": "root",
+                   "HOME": "/root"}
 
 
 def test_run_enters_directory_sets_umask_and_reads_input_file(tmp_path):
@@ -176,8 +235,9 @@ def test_run_enters_directory_sets_umask_and_reads_input_file(tmp_path):
     work.mkdir()
     infile = tmp_path / "in put"
     infile.write_text("hello\n")
-    r = run_script(tmp_path, render(model({"command": daemon, "directory": str(work),
-                                           "umask": "027", "input_file": str(infile)}))["run"])
+    run, _, _ = runnable(tmp_path, {"command": daemon, "directory": str(work), "umask": "027",
+                                    "input_file": str(infile)})
+    r = run_script(tmp_path, run)
     assert r.returncode == 0, r.stderr
     assert recorded(str(tmp_path / "bin"), "cwd") == str(work)
     assert recorded(str(tmp_path / "bin"), "umask") == "0027"
@@ -185,81 +245,63 @@ def test_run_enters_directory_sets_umask_and_reads_input_file(tmp_path):
     assert not os.path.exists(tmp_path / "pwned")
 
 
-def test_run_fails_with_111_when_the_directory_is_missing(tmp_path):
-    r = run_script(tmp_path, render(model({"directory": str(tmp_path / "nowhere")}))["run"])
+def test_run_fails_with_111_and_reports_why_when_the_directory_is_missing(tmp_path):
+    run, svdir, _ = runnable(tmp_path, {"directory": str(tmp_path / "nowhere")})
+    r = run_script(tmp_path, run)
     assert r.returncode == 111
+    assert (svdir / "state" / "exec-error").read_text() == \
+        "unable to chdir '%s': No such file or directory\n" % (tmp_path / "nowhere")
 
 
-def test_run_hands_user_and_chroot_to_chpst_and_enters_directory_inside(tmp_path):
-    chpst = recorder(str(tmp_path / "chpst"), "chpst")
-    files = render(model({"command_user": "nobody", "chroot": "/srv/root",
-                          "directory": "/var/lib/foo"}, args=["a b"]), chpst=chpst)
-    r = run_script(tmp_path, files["run"])
-    assert r.returncode == 0, r.stderr
-    words = recorded(str(tmp_path / "chpst"), "argv").split("\0")[1:]
-    chdir = words[5:9]
-    assert words[:5] == ["-u", ":65534:65534", "-/", "/srv/root", "--"]
-    assert chdir[0] == "/bin/sh" and chdir[3] == "openrc-sv-chdir"
-    assert words[9:] == ["/var/lib/foo", "/usr/bin/daemon", "a b"]
-    # What chpst runs inside the chroot enters the directory, then execs
-    # the daemon with its words intact.
+def test_run_writes_child_pid_and_keeps_stdout_and_stderr_apart(tmp_path):
     daemon = recorder(str(tmp_path / "bin"))
-    work = tmp_path / "a dir"
-    work.mkdir()
-    r = subprocess.run(chdir + [str(work), daemon] + HOSTILE, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    assert recorded(str(tmp_path / "bin"), "cwd") == str(work)
-    assert recorded(str(tmp_path / "bin"), "argv").split("\0")[1:] == HOSTILE
+    out, err = tmp_path / "out.log", tmp_path / "err.log"
+    run, svdir, rc = runnable(tmp_path, {"command": daemon, "output_log": str(out),
+                                         "error_log": str(err)})
+    for _ in range(2):
+        r = run_script(tmp_path, run)
+        assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
+    assert out.read_text() == "to stdout\n" * 2 and err.read_text() == "to stderr\n" * 2
+    pid = recorded(str(tmp_path / "bin"), "pgid").split()[0]
+    assert (rc / "options" / "svc" / "child_pid").read_text() == pid
+    assert (svdir / "state" / "exec-error").read_text() == ""
 
 
-def test_no_new_privs_is_set_with_setpriv_before_chpst(tmp_path):
+def test_run_sends_into_the_log_pipe_only_what_has_no_file(tmp_path):
     daemon = recorder(str(tmp_path / "bin"))
-    r = run_script(tmp_path, render(model({"command": daemon}))["run"])
+    cases = [({}, ("", "")),
+             ({"output_logger": "logger"}, ("to stdout\n", "")),
+             ({"error_logger": "logger"}, ("to stderr\n", "")),
+             ({"output_logger": "logger", "error_logger": "logger"},
+              ("to stdout\nto stderr\n", "")),
+             ({"runit_logdir": "/var/log/x"}, ("to stdout\nto stderr\n", "")),
+             ({"runit_logdir": "/var/log/x", "error_log": str(tmp_path / "e")},
+              ("to stdout\n", ""))]
+    for variables, expected in cases:
+        run, _, _ = runnable(tmp_path, dict({"command": daemon}, **variables))
+        r = run_script(tmp_path, run)
+        assert r.returncode == 0, r.stderr
+        assert (r.stdout, r.stderr) == expected, variables
+
+
+def test_no_new_privs_and_a_process_group_of_its_own(tmp_path):
+    daemon = recorder(str(tmp_path / "bin"))
+    run, _, _ = runnable(tmp_path, {"command": daemon})
+    assert run_script(tmp_path, run).returncode == 0
     assert recorded(str(tmp_path / "bin"), "nnp") == "0"
-    r = run_script(tmp_path, render(model({"command": daemon, "no_new_privs": "yes"}),
-                                    setpriv="/usr/bin/setpriv")["run"])
+    run, _, _ = runnable(tmp_path, {"command": daemon, "no_new_privs": "yes"})
+    r = run_script(tmp_path, run)
     assert r.returncode == 0, r.stderr
     assert recorded(str(tmp_path / "bin"), "nnp") == "1"
-
-
-def test_stopgroup_starts_the_daemon_in_its_own_process_group(tmp_path):
-    daemon = recorder(str(tmp_path / "bin"))
-    r = run_script(tmp_path, render(model({"command": daemon, "stopgroup": "yes"}))["run"])
-    assert r.returncode == 0, r.stderr
     pid, pgid = recorded(str(tmp_path / "bin"), "pgid").split()
-    assert pid == pgid
+    assert pid == pgid, "stopgroup's signals reach the daemon's own group"
 
 
-@pytest.mark.parametrize("variable, value, why", [
-    ("notify", "fd:3", "runit has no readiness notification for a start to wait on"),
-    ("capabilities", "^cap_net_bind_service", "chpst cannot set capabilities"),
-    ("secbits", "0x2f", "chpst cannot set secure bits"),
-])
-def test_what_runit_cannot_do_is_refused_naming_the_variable(variable, value, why):
+def test_notify_is_refused_naming_the_variable():
     with pytest.raises(UserError) as e:
-        render(model({variable: value}))
-    assert str(e.value) == "%s: not supported with sv_backend=runit (%s); use sv_backend=native" \
-        % (variable, why)
-
-
-def test_command_user_keeps_the_users_supplementary_groups(tmp_path, monkeypatch):
-    # As supervise-daemon's getgrouplist()/setgroups(); numeric, so that
-    # nothing is looked up inside a chroot.
-    monkeypatch.setattr(os, "getgrouplist", lambda name, gid: [gid, 100, 5] if name == "nobody"
-                        else [gid])
-    chpst = recorder(str(tmp_path / "chpst"), "chpst")
-    run_script(tmp_path, render(model({"command_user": "nobody"}), chpst=chpst)["run"])
-    assert recorded(str(tmp_path / "chpst"), "argv").split("\0")[1:3] == \
-        ["-u", ":65534:65534:100:5"]
-
-
-def test_run_sends_stderr_to_the_log_only_when_output_is_logged(tmp_path):
-    daemon = recorder(str(tmp_path / "bin"))
-    plain = run_script(tmp_path, render(model({"command": daemon}))["run"])
-    logged = run_script(tmp_path, render(model({"command": daemon,
-                                                "output_log": "/var/log/x/out.log"}))["run"])
-    assert (plain.stdout, plain.stderr) == ("to stdout\n", "to stderr\n")
-    assert (logged.stdout, logged.stderr) == ("to stdout\nto stderr\n", "")
+        render(model({"notify": "fd:3"}))
+    assert str(e.value) == "notify: not supported with sv_backend=runit (runit has no " \
+        "readiness notification for a start to wait on); use sv_backend=native"
 
 
 # ./finish ------------------------------------------------------------------------
@@ -401,27 +443,50 @@ def test_check_runs_the_init_scripts_healthcheck(tmp_path):
     assert recorded(str(tmp_path / "init $d"), "argv").split("\0") == [script, "healthcheck"]
 
 
-def test_log_run_runs_svlogd_in_the_directory_of_output_log(tmp_path):
+def test_log_run_gives_svlogd_the_log_pipe_in_runit_logdir(tmp_path):
     svlogd = recorder(str(tmp_path / "svlogd"), "svlogd")
-    logs = tmp_path / "log dir $(x)"
-    for variables, expected in (({"output_log": str(logs / "out.log")}, logs),
-                                ({"error_log": str(logs / "e" / "err.log")}, logs / "e"),
-                                ({"output_log": "/nowhere/out.log",
-                                  "runit_logdir": str(logs / "own")}, logs / "own")):
-        r = run_script(tmp_path, render(model(variables), svlogd=svlogd)["log/run"])
-        assert r.returncode == 0, r.stderr
-        assert recorded(str(tmp_path / "svlogd"), "argv").split("\0")[1:] == [str(expected)]
-        assert expected.is_dir(), "created for svlogd"
-
-
-def test_log_run_pipes_output_to_output_logger_as_the_command_user(tmp_path):
-    chpst = recorder(str(tmp_path / "chpst"), "chpst")
-    logger = "logger -t 'my svc' -p daemon.info"
-    r = run_script(tmp_path, render(model({"output_logger": logger, "command_user": "nobody"}),
-                                    chpst=chpst)["log/run"])
+    logs = str(tmp_path / "log dir $(x)")
+    r = run_script(tmp_path, render(model({"runit_logdir": logs}), svlogd=svlogd,
+                                    python=sys.executable)["log/run"], input="a line\n")
     assert r.returncode == 0, r.stderr
-    assert recorded(str(tmp_path / "chpst"), "argv").split("\0")[1:] == \
-        ["-u", ":65534:65534", "--", "/bin/sh", "-c", logger]
+    assert recorded(str(tmp_path / "svlogd"), "argv").split("\0") == [svlogd, logs]
+    assert recorded(str(tmp_path / "svlogd"), "stdin") == "a line\n"
+
+
+def test_log_run_runs_the_logger_as_the_command_user(tmp_path):
+    # The logger's own output goes to runsvdir's (here: our) stderr.
+    logger = "cat; id -u; echo 'it''s'"
+    r = run_script(tmp_path, render(model({"output_logger": logger, "command_user": "nobody"}),
+                                    python=sys.executable)["log/run"], input="a line\n")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "a line\n65534\nits\n")
+
+
+def _logdir_check(variables):
+    b = RunitBackend(model(variables), environ=NO_RC, tools=Tools())
+    b._check_logdir()
+
+
+def test_svlogd_runs_as_root_only_in_a_directory_only_root_can_change(tmp_path):
+    base = tmp_path / "logs"
+    base.mkdir()
+    os.chmod(str(tmp_path), 0o755)
+    _logdir_check({"runit_logdir": str(base / "new")})
+    assert (base / "new").is_dir(), "created, root's"
+    os.chown(str(base / "new"), 65534, 65534)
+    with pytest.raises(UserError) as e:
+        _logdir_check({"runit_logdir": str(base / "new")})
+    assert str(e.value).startswith("runit_logdir: %s: svlogd would run as root in a "
+                                   "directory another user can change" % (base / "new"))
+    os.chown(str(base / "new"), 0, 0)
+    os.chmod(str(base / "new"), 0o777)
+    with pytest.raises(UserError):
+        _logdir_check({"runit_logdir": str(base / "new")})
+    # As the daemon's user it may be the user's own, but must exist.
+    _logdir_check({"runit_logdir": str(base / "new"), "command_user": "nobody"})
+    with pytest.raises(UserError) as e:
+        _logdir_check({"runit_logdir": str(base / "none"), "command_user": "nobody"})
+    assert str(e.value) == "runit_logdir: %s does not exist; create it for command_user " \
+        "(checkpath -d -o nobody %s)" % (base / "none", base / "none")
 
 
 def test_health_watcher_gets_the_healthcheck_timers(tmp_path):
@@ -433,7 +498,8 @@ def test_health_watcher_gets_the_healthcheck_timers(tmp_path):
     r = run_script(tmp_path, files["health/run"])
     assert r.returncode == 0, r.stderr
     assert recorded(str(tmp_path / "env"), "argv").split("\0")[1:] == [
-        "-i", "PATH=/usr/bin:/bin", "PYTHONPATH=" + package_parent(), "/usr/bin/python3", "-S", "-m",
+        "-i", "PATH=/usr/bin:/bin", "PYTHONPATH=" + package_parent(), "/usr/bin/python3",
+        "-S", "-m",
         "openrc_sv.backends.runit.healthwatch", "--dir", "/srv/sv/svc",
         "--script", "/etc/init.d/svc", "--timer", "2000", "--delay", "1000",
         "--timeout", "500", "--stop-timeout", "7000", "--unhealthy"]
@@ -458,36 +524,58 @@ def test_supervise_status_decodes_runsvs_twenty_bytes():
     assert supervise.parse_status(b"short") is None
 
 
-def test_health_check_that_hangs_is_killed_after_its_timeout(tmp_path):
+def test_a_hidden_healthcheck_is_recorded_once_and_the_watcher_stays_down(tmp_path):
+    """extra_commands without healthcheck: no restart, no loop."""
+    daemon = subprocess.Popen(["sleep", "30"])
     script = tmp_path / "svc"
-    script.write_text("#!/bin/sh\nsleep 30 &\necho $! >%s/child\nwait\n" % tmp_path)
+    script.write_text("#!/bin/sh\necho $$ >>%s/checks\n"
+                      "echo ' * svc: unknown function healthcheck' >&2\nexit 1\n" % tmp_path)
     script.chmod(0o755)
-    opts = healthwatch.parse(["--dir", str(tmp_path), "--script", str(script), "--timer", "1",
-                              "--delay", "1", "--timeout", "300", "--stop-timeout", "1"])
-    t0 = time.monotonic()
-    assert healthwatch.run_command(opts, "healthcheck", 300) == \
-        (False, "healthcheck timed out after 300ms")
-    assert time.monotonic() - t0 < 3
-    child = int((tmp_path / "child").read_text())
+    d = tmp_path / "service"
+    (d / "supervise").mkdir(parents=True)
+    (d / "state").mkdir()
+    (d / "supervise" / "status").write_bytes(
+        struct.pack(">QL", 4611686018427387914 + int(time.time()) - 5, 0)
+        + struct.pack("<L", daemon.pid) + bytes([0, ord("u"), 0, 1]))
+    (d / "health" / "supervise").mkdir(parents=True)
+    control = d / "health" / "supervise" / "control"
+    os.mkfifo(str(control))
+    (d / "health" / "supervise" / "ok").touch()
+    reader = os.open(str(control), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        opts = healthwatch.parse(["--dir", str(d), "--script", str(script), "--timer", "100",
+                                  "--delay", "0", "--timeout", "5000", "--stop-timeout", "1000",
+                                  "--unhealthy"])
+        healthwatch.watch(opts)     # returns: checking stops
+        assert os.read(reader, 10) == b"d", "its own runsv keeps it down"
+        assert (tmp_path / "checks").read_text().count("\n") == 1
+        assert (d / "state" / "health").read_text().startswith("hidden ")
+        assert daemon.poll() is None, "the daemon was not restarted"
+    finally:
+        os.close(reader)
+        daemon.kill()
+        daemon.wait()
 
-    def dead():
-        try:
-            with open("/proc/%d/stat" % child) as f:
-                return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-        except FileNotFoundError:
-            return True
-    wait_for(dead, 5, what="the check's child, killed with its process group")
 
-
-def test_health_check_result_names_the_exit_code(tmp_path):
+def test_a_health_restart_asks_runsv_and_ends_when_that_daemon_is_gone(tmp_path, monkeypatch):
+    daemon = subprocess.Popen(["sleep", "30"])
     script = tmp_path / "svc"
-    script.write_text("#!/bin/sh\n[ \"$1\" = healthcheck ] && exit 3\nexit 0\n")
+    script.write_text("#!/bin/sh\necho \"$1\" >>%s/ran\n[ \"$1\" = unhealthy ]\n" % tmp_path)
     script.chmod(0o755)
+    sent = []
+
+    def control(svdir, commands):
+        sent.append(commands)
+        if commands == "tcu":
+            daemon.terminate()
+            daemon.wait()
+        return True
+    monkeypatch.setattr(supervise, "control", control)
     opts = healthwatch.parse(["--dir", str(tmp_path), "--script", str(script), "--timer", "1",
-                              "--delay", "1", "--timeout", "5000", "--stop-timeout", "1"])
-    assert healthwatch.run_command(opts, "healthcheck", 5000) == \
-        (False, "healthcheck failed (exit 3)")
-    assert healthwatch.run_command(opts, "unhealthy", 5000) == (True, "unhealthy passed")
+                              "--delay", "1", "--timeout", "5000", "--stop-timeout", "5000",
+                              "--unhealthy"])
+    healthwatch.restart(opts, daemon.pid)
+    assert sent == ["tcu"]
 
 
 # status and stop without runit (a runsv that was killed) -------------------------
@@ -501,8 +589,9 @@ def fake_service(tmp_path, pid, since, state=1):
     (d / "supervise" / "status").write_bytes(
         struct.pack(">QL", 4611686018427387914 + int(since), 0) + struct.pack("<L", pid)
         + bytes([0, ord("u"), 0, state]))
+    (d / MARKER).write_text("")
     m = model({"runit_svdir_root": str(root), "runit_scandir": str(tmp_path / "scan")})
-    return d, RunitBackend(m, environ={}, tools=Tools())
+    return d, RunitBackend(m, environ={"RC_SVCDIR": str(tmp_path / "rc")}, tools=Tools())
 
 
 def test_status_without_runsv_is_unsupervised_while_the_daemon_runs(tmp_path):
@@ -541,3 +630,19 @@ def test_stop_leaves_alone_a_process_that_reuses_the_daemons_number(tmp_path):
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_stop_leaves_alone_a_service_directory_openrc_sv_did_not_create(tmp_path):
+    d, backend = fake_service(tmp_path, 1, time.time())
+    (d / MARKER).unlink()
+    (tmp_path / "scan").mkdir()
+    os.symlink(str(d), str(tmp_path / "scan" / "svc"))
+    before = sorted(os.listdir(d))
+    backend.stop()
+    assert sorted(os.listdir(d)) == before and os.path.islink(tmp_path / "scan" / "svc")
+    with pytest.raises(UserError) as e:
+        backend.start()
+    assert str(e.value) == "runit_svdir_root: %s already exists and is not openrc-sv's; " \
+        "choose another runit_svdir_root= (openrc-sv neither uses nor removes a directory it " \
+        "did not create)" % d
+    assert sorted(os.listdir(d)) == before

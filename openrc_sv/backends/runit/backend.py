@@ -6,16 +6,19 @@ The package's __init__ describes the design and what runit cannot do.
 import os
 import shutil
 import signal as _signal
+import stat
 import time
 
+from ... import procinfo, stopper
 from ...convert import format_schedule, retry_schedule, signal_name
 from ...errors import UserError
 from .. import files as _files
 from ..base import Backend, RenderedFile, Status
 from ..model import resolve_command
 from . import procscan, supervise
-from .layout import layout as _layout, scandir_candidates
-from .render import Tools, has_watcher, log_target, refuse_unsupported, render as _render
+from .layout import MARKER, layout as _layout, scandir_candidates
+from .render import (Tools, child_pid_path, has_watcher, log_target, refuse_unsupported,
+                     render as _render)
 
 # runsvdir rescans its directory at least every five seconds (runsvdir(8));
 # two more cover a busy machine.
@@ -52,12 +55,32 @@ def _read(path):
         return None
 
 
+def _components(path):
+    """(/a, False), (/a/b, False) ... (path, True)."""
+    parts = [p for p in path.split("/") if p]
+    return [("/" + "/".join(parts[:i + 1]), i == len(parts) - 1) for i in range(len(parts))]
+
+
+def _root_only(path, last):
+    """Can only root change path?  A symlink must be root's, a directory
+    root's and not writable by group or others (an ancestor may be a
+    sticky one, such as /tmp)."""
+    try:
+        lst = os.lstat(path)
+        st = os.stat(path)
+    except OSError:
+        return False
+    if lst.st_uid != 0 or st.st_uid != 0 or not stat.S_ISDIR(st.st_mode):
+        return False
+    return not st.st_mode & 0o022 or (not last and bool(st.st_mode & stat.S_ISVTX))
+
+
 class RunitBackend(Backend):
     name = "runit"
 
     def __init__(self, model, environ=None, tools=None):
         super().__init__(model)
-        # The caller's environment is the daemon's (see childenv.py).
+        # The caller's environment is the daemon's (openrc-sv-exec cleans it).
         self.environ = dict(os.environ if environ is None else environ)
         self.tools = tools or Tools.find()
         self.layout = _layout(model, self.environ)
@@ -70,7 +93,9 @@ class RunitBackend(Backend):
     def start(self):
         lay = self.layout
         refuse_unsupported(self.model)
+        self._check_dir_ours()
         resolve_command(self.model)
+        self._check_logdir()
         in_use = self._scandir_in_use()
         if in_use and self._already_running(in_use):
             return
@@ -87,6 +112,44 @@ class RunitBackend(Backend):
         except BaseException:
             self._teardown(force=True)
             raise
+
+    def _dir_ours(self):
+        """Did openrc-sv create the service directory?  (It carries our marker.)"""
+        d = self.layout.dir
+        return not os.path.islink(d) and os.path.isdir(d) and \
+            os.path.isfile(os.path.join(d, MARKER)) and \
+            not os.path.islink(os.path.join(d, MARKER))
+
+    def _check_dir_ours(self):
+        d = self.layout.dir
+        if os.path.lexists(d) and not self._dir_ours():
+            raise UserError("runit_svdir_root: %s already exists and is not openrc-sv's; "
+                            "choose another runit_svdir_root= (openrc-sv neither uses nor "
+                            "removes a directory it did not create)" % d)
+
+    def _check_logdir(self):
+        """svlogd runs as command_user; as root only in a directory no
+        other user can write (else it could plant a `config` whose
+        !processor root would run, or a `current` symlink root would
+        write through)."""
+        logdir, _ = log_target(self.model)
+        if logdir is None:
+            return
+        if self.model.user:
+            if not os.path.isdir(logdir):
+                raise UserError("runit_logdir: %s does not exist; create it for command_user "
+                                "(checkpath -d -o %s %s)" % (logdir, self.model.user, logdir))
+            return
+        for path, last in _components(logdir):
+            try:
+                os.stat(path)
+            except FileNotFoundError:
+                os.mkdir(path, 0o755)
+            if not _root_only(path, last) or not _root_only(os.path.realpath(path), last):
+                raise UserError("runit_logdir: %s: svlogd would run as root in a directory "
+                                "another user can change (%s); set command_user or use a "
+                                "root-owned directory not writable by group or others"
+                                % (logdir, path))
 
     def _watched_scandir(self):
         var, candidates = scandir_candidates(self.model, self.environ)
@@ -127,7 +190,21 @@ class RunitBackend(Backend):
     def _install(self, scandir):
         lay = self.layout
         rendered = self.render()
+        os.makedirs(lay.root, 0o755, exist_ok=True)
+        # Ours from its creation on: only a directory with the marker is
+        # ever removed (start refused any other, and the teardown before
+        # this removed ours, so mkdir creates it anew).
+        try:
+            os.mkdir(lay.dir, 0o755)
+        except FileExistsError:
+            raise UserError("runit_svdir_root: %s appeared while starting; not using it"
+                            % lay.dir)
+        _files.write([RenderedFile(os.path.join(lay.dir, MARKER),
+                                   "created by openrc-sv for %s\n" % self.model.service, 0o644)])
         os.makedirs(lay.state, 0o700, exist_ok=True)
+        # openrc-sv-exec writes the daemon's pid into options/SVC/child_pid.
+        os.makedirs(os.path.dirname(child_pid_path(self.model, self.environ)), 0o755,
+                    exist_ok=True)
         # What stop needs is kept with the service: stop may be run with a
         # model reduced to the service's name (its configuration changed
         # or broke since), and must still stop it the way it was started.
@@ -174,6 +251,10 @@ class RunitBackend(Backend):
         result = _wait(settled, CONFIRM_TIMEOUT)
         if result == "gone":
             last = _read(os.path.join(lay.state, "last_exit")) or "exited"
+            why = _read(os.path.join(lay.state, "exec-error"))
+            if why:
+                raise UserError("%s: the daemon could not be started (%s): %s"
+                                % (self.model.service, last, why.splitlines()[0]))
             logdir, logger = log_target(self.model)
             where = ("in %s" % logdir) if logdir else "in its log" if logger \
                 else "on runsvdir's standard error"
@@ -188,10 +269,8 @@ class RunitBackend(Backend):
         argv = procscan.cmdline(pid)
         if not argv:
             return False
-        tools = {os.path.basename(t) for t in (self.tools.env, self.tools.chpst,
-                                               self.tools.setpriv)}
-        return (argv[1:2] == ["./run"] or os.path.basename(argv[0]) in tools
-                or argv[3:4] == ["openrc-sv-chdir"])
+        return (argv[1:2] == ["./run"] or os.path.basename(argv[0]) == os.path.basename(
+            self.tools.env) or any(a.endswith("/openrc-sv-exec") for a in argv[1:4]))
 
     # stop --------------------------------------------------------------------
     def stop(self):
@@ -201,33 +280,37 @@ class RunitBackend(Backend):
         """Take the service down and remove it: watcher, daemon, links, runsvs, files.
 
         force: a failed or stale start is being cleaned up and nothing may
-        be left, so whatever outlives the stop schedule is killed.
+        be left, so whatever outlives the stop schedule is killed.  A
+        service directory openrc-sv did not create is not touched, nor are
+        links to it.
         """
         lay = self.layout
+        if os.path.lexists(lay.dir) and not self._dir_ours():
+            return
         scandirs = [d for d in [self._scandir_in_use()] if d] \
             or scandir_candidates(self.model, self.environ)[1]
         links = [link for d in scandirs for link in (lay.health_link(d), lay.link(d))]
         if not os.path.lexists(lay.dir):
             self._unlink(links)     # a link may be left, pointing nowhere
+            self._clear_child_pid()
             return
         # The watcher goes down first, so that it cannot restart the daemon
         # meanwhile; it comes back should the daemon refuse to stop.
         supervise.control(lay.health_dir, "d")
         # Should runsvdir start a new runsv before we are done, it stays down.
         _files.write([RenderedFile(lay.path("down"), "")])
-        if supervise.runsv_running(lay.dir):
-            if not self._stop_daemon():
-                if not force:
-                    # It still runs: leave it as supervised as it was.
-                    _files.remove([lay.path("down")])
-                    supervise.control(lay.dir, "u")
-                    supervise.control(lay.health_dir, "u")
-                    raise UserError("%s: the daemon did not stop (retry=%s); it is still "
-                                    "supervised" % (self.model.service,
-                                                    format_schedule(self._stop_policy()[0])))
-                supervise.control(lay.dir, "k")
-        else:
-            self._stop_orphan()
+        supervised = supervise.runsv_running(lay.dir)
+        if not self._stop_daemon(supervised):
+            if supervised and not force:
+                # It still runs: leave it as supervised as it was.
+                _files.remove([lay.path("down")])
+                supervise.control(lay.dir, "u")
+                supervise.control(lay.health_dir, "u")
+                raise UserError("%s: the daemon did not stop (retry=%s); it is still "
+                                "supervised" % (self.model.service,
+                                                format_schedule(self._stop_policy()[0])))
+            supervise.control(lay.dir, "k")
+        self._clear_child_pid()
         # runsvdir would start a new runsv for a link still there: unlink
         # first, then tell each runsv to exit.
         self._unlink(links)
@@ -240,7 +323,14 @@ class RunitBackend(Backend):
                                     % (self.model.service, pid, d))
                 if pid:
                     os.kill(pid, _signal.SIGKILL)
-        shutil.rmtree(lay.dir, ignore_errors=True)
+        if self._dir_ours():
+            shutil.rmtree(lay.dir, ignore_errors=True)
+
+    def _clear_child_pid(self):
+        try:
+            os.unlink(child_pid_path(self.model, self.environ))
+        except OSError:
+            pass
 
     def _stop_policy(self):
         """(retry steps, stopgroup) recorded at start, else the model's."""
@@ -255,66 +345,50 @@ class RunitBackend(Backend):
         steps = steps or self.model.retry or retry_schedule("retry", "5")
         return steps, (group == "yes") if group else self.model.stop_group
 
-    def _stop_orphan(self):
-        """The daemon of a runsv that was killed still runs: stop it ourselves.
-
-        Only the process runsv recorded, started when runsv says ./run was
-        (a later process may have its number): the stop signal, then KILL
-        after the first timeout of the schedule.
-        """
+    def _daemon(self):
+        """The identity ('PID:TICKS', procinfo) of the daemon runsv last
+        recorded running, if that very process still runs: it must have
+        started when runsv says ./run did (a later process may have its
+        number, once runsv is gone).  Never a pid from a file alone."""
         st = supervise.read_status(self.layout.dir)
-        if st is None or st.state != "run" or not st.pid or not procscan.alive(st.pid):
-            return
+        if st is None or st.state != "run" or not st.pid or not procinfo.alive(st.pid):
+            return None
+        ident = procinfo.identity(st.pid)
         began = procscan.started_at(st.pid)
-        if began is None or abs(began - st.since) > 2:
-            return
+        if ident is None or began is None or abs(began - st.since) > 2:
+            return None
+        return ident
+
+    def _stop_daemon(self, supervised):
+        """Follow the retry schedule (stopper.run_blocking, the one stop
+        driver) until the daemon is gone; True when it is.
+
+        With a runsv, the first signal is `d` (runsv sends the stop signal,
+        through control/t when it is not TERM, then CONT, and starts no new
+        run); later ones, and without a runsv (it was killed: the daemon is
+        an orphan) every one, go to the process we identified, and only
+        while it is still that process."""
+        ident = self._daemon()
+        if ident is None:
+            return True
+        pid = int(ident.split(":")[0])
         steps, group = self._stop_policy()
-        first = next((v for k, v in steps if k == "signal"), _signal.SIGTERM)
-        timeout = next((v for k, v in steps if k == "timeout"), 5000)
-        for signum in (first, _signal.SIGKILL):
-            try:
-                (os.killpg if group else os.kill)(st.pid, signum)
-            except ProcessLookupError:
-                return
-            if _wait(lambda: not procscan.alive(st.pid), timeout / 1000.0):
-                return
+        first = [supervised]
+
+        def send(signum):
+            if first[0]:
+                first[0] = False
+                supervise.control(self.layout.dir, "d")
+            elif procinfo.same_process(ident):
+                (os.killpg if group else os.kill)(pid, signum)
+
+        return stopper.run_blocking(steps, pid, lambda: procinfo.same_process(ident),
+                                    group=group, send=send)
 
     def _unlink(self, links):
         for link in links:
             if os.path.lexists(link) and self._ours(link):
                 os.unlink(link)
-
-    def _stop_daemon(self):
-        """Follow the retry schedule until the daemon is down; True when it is."""
-        lay = self.layout
-
-        def down():
-            st = supervise.read_status(lay.dir)
-            return st is None or st.state == "down"
-
-        steps, group = self._stop_policy()
-        first_signal = True
-        i = 0
-        while i < len(steps):
-            kind, value = steps[i]
-            i += 1
-            if down():
-                return True
-            if kind == "signal" and first_signal:
-                # `down` sends the stop signal (TERM, or control/t's) + CONT
-                # and keeps runsv from starting ./run again.
-                first_signal = False
-                self._sv("down", lay.dir)
-            elif kind == "signal" and group:
-                self._kill(value, group=True)
-            elif kind == "signal":
-                self._deliver(value, quiet=True)
-            elif kind == "timeout":
-                if _wait(down, value / 1000.0):
-                    return True
-            elif kind == "forever":
-                i = 0
-        return down()
 
     # status ------------------------------------------------------------------
     def status(self):

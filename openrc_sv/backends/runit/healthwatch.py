@@ -8,32 +8,35 @@ supervised like the daemon and stops with it:
 
 It behaves like supervise-daemon's health check: the first check runs
 --delay after each (re)start of the daemon, the next ones every --timer.
-A check is `RC_SERVICE healthcheck` (openrc-run works out RC_SVCNAME from
-the script's name), killed after --timeout.  When it fails the watcher runs
-`RC_SERVICE unhealthy` (with --unhealthy: the script defines it), then
-restarts the daemon through runsv: `t` (the stop signal, via control/t
-when it is not TERM), and `k` if the daemon still runs after
---stop-timeout.  ./finish counts that restart as a respawn, as
-supervise-daemon does.  Each result goes to SVDIR/state/health:
-"ok|failing EPOCH DETAIL".
+A check is one healthrun.run() -- the same blocking run monit's checks
+use: `RC_SERVICE healthcheck` in its own process group, the group killed
+after it, a timeout of --timeout.  When it fails the watcher runs
+`RC_SERVICE unhealthy` once (with --unhealthy: the script defines it),
+then restarts the daemon through runsv with stopper.run_blocking (the one
+stop driver): `t` (the stop signal, via control/t when it is not TERM),
+and `k` if the same daemon still runs after --stop-timeout.  ./finish
+counts that restart as a respawn, as supervise-daemon does.  Each result
+goes to SVDIR/state/health: "ok|failing|hidden EPOCH DETAIL".
+
+A check openrc-run refuses (extra_commands without healthcheck) is
+recorded once as hidden, and the watcher takes itself down (`d` to its own
+runsv) instead of restarting the daemon on every tick.
 
 While the daemon is not running (respawning, or down after too many
 respawns) nothing is checked.  The watcher exits when SVDIR disappears.
-Lean on purpose: the standard library and supervise.py only.
+Lean on purpose: the standard library, supervise, procinfo, stopper and
+healthrun only.
 """
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
+from ... import healthrun, procinfo, stopper
 from . import supervise
 
 IDLE_POLL = 0.25   # seconds between looks at a daemon that is not running
-
-# The check or unhealthy() running now: a stop must not leave it behind.
-_running = None
 
 
 def _say(opts, text):
@@ -52,45 +55,20 @@ def record(opts, result, detail):
         pass   # the service is being removed
 
 
-def _kill_group(p):
-    try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    p.wait()
-
-
-def run_command(opts, command, timeout_ms):
-    """Run `script command` in its own process group; (ok, detail)."""
-    global _running
-    try:
-        p = _running = subprocess.Popen([opts.script, command], stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
-    except OSError as e:
-        return False, "cannot run %s: %s" % (opts.script, e.strerror)
-    try:
-        code = p.wait(timeout_ms / 1000.0)
-    except subprocess.TimeoutExpired:
-        _kill_group(p)
-        return False, "%s timed out after %dms" % (command, timeout_ms)
-    finally:
-        _running = None
-    if code == 0:
-        return True, "%s passed" % command
-    return False, "%s failed (%s)" % (command, "exit %d" % code if code > 0 else "signal %d" % -code)
-
-
 def restart(opts, pid):
-    """Restart the daemon through runsv; escalate to KILL if it lingers."""
-    supervise.control(opts.dir, "tcu")
-    deadline = time.monotonic() + opts.stop_timeout / 1000.0
-    while time.monotonic() < deadline:
-        st = supervise.read_status(opts.dir)
-        if st is None or st.state != "run" or st.pid != pid:
-            return
-        time.sleep(0.05)
-    _say(opts, "daemon %d ignored its stop signal: killing it" % pid)
-    supervise.control(opts.dir, "k")
+    """Restart the daemon through runsv; KILL it if it lingers."""
+    ident = procinfo.identity(pid)
+    if ident is None:
+        return
+
+    def send(signum):
+        # The stop signal through runsv (`t`: control/t or TERM, then
+        # CONT; `u` keeps it wanted up), KILL through runsv too.
+        supervise.control(opts.dir, "k" if signum == signal.SIGKILL else "tcu")
+
+    if not stopper.run_blocking([("signal", signal.SIGTERM), ("timeout", opts.stop_timeout)],
+                                pid, lambda: procinfo.same_process(ident), send=send):
+        _say(opts, "daemon %d survived SIGKILL" % pid)
 
 
 def running_daemon(opts):
@@ -120,17 +98,23 @@ def watch(opts):
             # Sleep in bounded steps, to notice a respawn or a stop.
             time.sleep(min(wait, 1.0))
             continue
-        ok, detail = run_command(opts, "healthcheck", opts.timeout)
+        result, detail = healthrun.run(opts.script, "healthcheck", opts.timeout / 1000.0)
+        if result == healthrun.HIDDEN:
+            record(opts, "hidden", detail)
+            _say(opts, "%s: health checks stop" % detail)
+            # Down for good: runsv must not start us again to find the same.
+            supervise.control(os.path.join(opts.dir, "health"), "d")
+            return
         if running_daemon(opts) != current:
             continue    # it was restarted or stopped meanwhile: not its result
-        if ok:
+        if result == healthrun.PASSED:
             record(opts, "ok", detail)
             due = time.time() + opts.timer / 1000.0
             continue
         record(opts, "failing", detail)
         _say(opts, "%s: restarting daemon %d" % (detail, pid))
         if opts.unhealthy:
-            run_command(opts, "unhealthy", opts.timeout)
+            healthrun.run(opts.script, "unhealthy", opts.timeout / 1000.0)
         restart(opts, pid)
 
 
@@ -165,10 +149,8 @@ def parse(argv):
 
 
 def _terminated(signum, frame):
-    # runsv stops us with TERM (then CONT): leave at once, with the check
-    # that may be running.
-    if _running is not None:
-        _kill_group(_running)
+    # runsv stops us with TERM (then CONT): leave at once.  A check that
+    # runs now is killed with its group by healthrun.run's cleanup.
     sys.exit(0)
 
 
@@ -176,6 +158,7 @@ def main(argv=None):
     opts = parse(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _terminated)
     watch(opts)
+    # Hidden: stay down (runsv saw `d`); a stop or the next start resets us.
     return 0
 
 

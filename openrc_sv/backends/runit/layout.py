@@ -1,6 +1,9 @@
 """Where a runit-supervised service's files live.
 
     ROOT/SVC/                  the service directory runsv runs in
+        .openrc-sv             our marker: written when start creates
+                               ROOT/SVC; a directory without it is not
+                               ours, and is neither used nor removed
         run finish check       rendered scripts
         control/t              rendered when the stop signal is not TERM
         log/run                the log service, when the daemon's output is logged
@@ -29,6 +32,8 @@ from ...rcstate import svcdir
 # /var/service, daemontools /service): tried, in this order, after
 # $RC_SVCDIR/sv when runit_scandir is unset.
 SYSTEM_SCANDIRS = ("/etc/service", "/var/service", "/service")
+# The file that makes a service directory ours (see above).
+MARKER = ".openrc-sv"
 
 
 def _checked_dir(key, value):

@@ -8,57 +8,54 @@ the init script made it.
 
 How OpenRC's variables map onto runit:
 
-  command + args     argv of `exec` at the end of ./run, after
-                     `env -i` (the daemon's environment, see childenv)
-                     and chpst (user, chroot)
-  command_user       chpst -u :UID:GID[:GROUPS...] -- numeric, so nothing
-                     is looked up inside a chroot; the supplementary groups
-                     are the user's, as supervise-daemon's initgroups gives
-  chroot, directory  chpst -/ ROOT; directory is entered with `cd` before
-                     chpst, or inside the chroot (with the chroot's /bin/sh)
-                     when both are set, as supervise-daemon does
-  umask              the shell's umask builtin (chpst has none)
-  input_file         ./run's standard input (else /dev/null)
+  the daemon         ./run is `exec env -i ENV... PYTHON -I -S openrc-sv-exec
+                     --report state/exec-error --child-pid
+                     $RC_SVCDIR/options/SVC/child_pid SVC OPTIONS -- argv`:
+                     the caller's environment (openrc-sv-exec cleans it as
+                     supervise-daemon does, and sets HOME, USER and LOGNAME
+                     for command_user), and OPTIONS are supervise-daemon's
+                     own, from the one table (backends/options.py):
+                     command_user, umask, directory, chroot, capabilities,
+                     secbits, no_new_privs, input_file, output_log,
+                     error_log.  openrc-sv-exec applies them with the code
+                     the drop-in uses, and opens input_file, output_log and
+                     error_log after it has become the daemon's user.
   stopsig, retry     control/t sends the stop signal when it is not TERM;
                      the timeouts are the backend's stop()
-  stopgroup          chpst -P puts the daemon in its own process group,
-                     and control/t signals that group
-  no_new_privs       setpriv --no-new-privs before chpst
+  stopgroup          the daemon leads its own session (openrc-sv-exec's
+                     setsid), and control/t signals that group
   respawn_*          ./finish (counts, gives up, waits)
   healthcheck()      ./check (for `sv check`), and with healthcheck_timer
                      the health/ service (healthwatch.py)
-  output_log etc.    runit has one log pipe per service, so stdout and
-                     stderr both go (`exec 2>&1`) to the log service:
-                     svlogd writing into runit_logdir, else into the
-                     directory of output_log (else of error_log) -- svlogd
-                     keeps `current` and its rotated files there, one
-                     directory per service -- or, without a log file,
-                     output_logger (else error_logger) run by /bin/sh -c
-                     as the command user.
+  output_log,        the files named, stdout and stderr apart, as on every
+  error_log          backend (runsv is not involved)
+  output_logger,     runsv gives a service one log pipe: the log service
+  error_logger,      runs the logger, or svlogd in runit_logdir, and the
+  runit_logdir       daemon's stdout and/or stderr (whichever has no file)
+                     go into the pipe.  So output_logger and error_logger
+                     must be the same command, and runit_logdir excludes
+                     both.  The logger and svlogd run as command_user,
+                     through openrc-sv-exec (see log_run_argv).
 
 Refused, with the variable named: notify (runit has no readiness protocol
-for a start to wait on), capabilities and secbits (neither chpst nor runsv
-can set them).  supervise_daemon_args means nothing to runit.
+for a start to wait on).  supervise_daemon_args means nothing to runit.
 """
 
 import os
-import pwd
 import signal
 import sys
 from dataclasses import dataclass
 
 from ...convert import format_ms
 from ...errors import UserError
-from ...rcstate import libexecdir
 from .. import templating
 from ..base import RenderedFile
-from .childenv import daemon_environment
+from ..options import process_options
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-# A directory ./run enters inside the chroot, with the chroot's own shell:
-# chpst -/ leaves the daemon in the new root.  $0 names us in `ps`.
-CHDIR_IN_CHROOT = ['/bin/sh', '-c', 'cd "$1" || exit 111; shift; exec "$@"', "openrc-sv-chdir"]
+# What the pipe ends are called on openrc-sv-exec's command line: a
+# --stdout-logger/--stderr-logger word means "keep the pipe runsv gave".
+LOG_PIPE = "runsv-log-pipe"
 
 
 @dataclass(frozen=True)
@@ -66,26 +63,20 @@ class Tools:
     """Absolute paths of the programs the scripts exec (they run with
     runsvdir's PATH, or the daemon's, which may not name runit's)."""
     env: str = "/usr/bin/env"
-    chpst: str = "chpst"
     svlogd: str = "svlogd"
-    setpriv: str = "setpriv"
     python: str = sys.executable
 
     @classmethod
     def find(cls):
         import shutil
         return cls(env=shutil.which("env") or "/usr/bin/env",
-                   chpst=shutil.which("chpst") or "chpst",
                    svlogd=shutil.which("svlogd") or "svlogd",
-                   setpriv=shutil.which("setpriv") or "setpriv",
                    python=sys.executable)
 
 
 # Variables runit has no way to honour: a start must not pretend it did.
 UNSUPPORTED = {
     "notify": "runit has no readiness notification for a start to wait on",
-    "capabilities": "chpst cannot set capabilities",
-    "secbits": "chpst cannot set secure bits",
 }
 
 
@@ -94,35 +85,90 @@ def refuse_unsupported(model):
         if getattr(model, key):
             raise UserError("%s: not supported with sv_backend=runit (%s); use sv_backend=native"
                             % (key, why))
-
-
-def chpst_user(model):
-    """['-u', ':UID:GID:...'] for command_user, or []."""
-    if model.uid is None:
-        return []
-    gids = [model.gid]
-    try:
-        name = pwd.getpwuid(model.uid).pw_name
-        gids += [g for g in os.getgrouplist(name, model.gid) if g != model.gid]
-    except (KeyError, OSError):
-        pass
-    return ["-u", ":" + ":".join(str(i) for i in [model.uid] + gids)]
+    log_target(model)
 
 
 def log_target(model):
     """(svlogd directory, logger command): at most one is set; (None, None)
-    when the daemon's output is not logged."""
+    when nothing goes to runsv's log pipe.  Refuses what one pipe cannot do."""
     logdir = model.extra.get("runit_logdir")
-    if logdir:
-        if not logdir.startswith("/") or "\n" in logdir:
+    logger = model.output_logger or model.error_logger
+    if model.output_logger and model.error_logger and model.output_logger != model.error_logger:
+        raise UserError("error_logger: %r differs from output_logger (runit gives a service "
+                        "one log pipe, so one logger); use the same command or "
+                        "sv_backend=native" % model.error_logger)
+    if logdir is not None:
+        if not logdir.startswith("/") or "\n" in logdir or "\0" in logdir:
             raise UserError("runit_logdir: invalid value %r (expected an absolute directory path)"
                             % logdir)
+        if logger:
+            raise UserError("runit_logdir: %r cannot be used with %s (runit gives a service "
+                            "one log pipe)" % (logdir, "output_logger" if model.output_logger
+                                               else "error_logger"))
+        if model.output_log and model.error_log:
+            raise UserError("runit_logdir: %r receives nothing: output_log and error_log "
+                            "are both set" % logdir)
         return os.path.normpath(logdir), None
-    logfile = model.output_log or model.error_log
-    if logfile:
-        return os.path.dirname(os.path.abspath(logfile)), None
-    logger = model.output_logger or model.error_logger
     return None, logger
+
+
+def pipe_options(model):
+    """The options that send the daemon's stdout and/or stderr into runsv's
+    log pipe for svlogd (runit_logdir); a logger's come from the table."""
+    logdir, _ = log_target(model)
+    if logdir is None:
+        return []
+    out = [] if model.output_log else ["--stdout-logger", LOG_PIPE]
+    err = [] if model.error_log else ["--stderr-logger", LOG_PIPE]
+    return out + err
+
+
+def exec_argv(tools, *rest):
+    """python -I -S openrc-sv-exec ...: our process-setup core, without site."""
+    from ...launcher import package_parent
+    return [tools.python, "-I", "-S",
+            os.path.join(package_parent(), "openrc_sv", "data", "openrc-sv-exec")] + list(rest)
+
+
+def environment(environ):
+    """NAME=VALUE words for `env -i`: the caller's environment, which
+    openrc-sv-exec cleans the way supervise-daemon does.  A name env(1)
+    would take for an option or cannot hold is left out."""
+    return ["%s=%s" % (k, v) for k, v in sorted(environ.items())
+            if k and "=" not in k and not k.startswith("-") and "\0" not in k + v]
+
+
+def child_pid_path(model, environ):
+    from ...rcstate import svcdir
+    return os.path.join(environ.get("RC_SVCDIR") or svcdir(), "options", model.service,
+                        "child_pid")
+
+
+def run_argv(model, layout, environ, tools):
+    """./run's command after `env -i ENV`: openrc-sv-exec, then the daemon."""
+    return exec_argv(tools, "--report", layout.path("state", "exec-error"),
+                     "--child-pid", child_pid_path(model, environ), model.service,
+                     *(process_options(model) + pipe_options(model)), "--", *model.argv)
+
+
+def log_run_argv(model, tools):
+    """./log/run's command: the logger (or svlogd) as the daemon's user.
+
+    openrc-sv-exec gives what it runs /dev/null as stdin, so the log pipe
+    (./log/run's stdin) is kept on fd 3 and moved back by a shell running
+    as that user.  Its stdout and stderr are ./log/run's stderr
+    (runsvdir's), where svlogd and the logger say what goes wrong."""
+    logdir, logger = log_target(model)
+    user = ["--user", model.user] if model.user else []
+    keep = ["--stdout-logger", "runsvdir", "--stderr-logger", "runsvdir"]
+    if logdir is not None:
+        shell = 'exec 0<&3 3<&-; exec "$2" "$1"'
+        words = [logdir, tools.svlogd]
+    else:
+        shell = 'exec 0<&3 3<&-; exec /bin/sh -c "$1"'
+        words = [logger]
+    return exec_argv(tools, model.service + "-log", *user, *keep, "--",
+                     "/bin/sh", "-c", shell, "openrc-sv-log", *words)
 
 
 def stop_timeout_ms(model):
@@ -161,20 +207,6 @@ def render(model, layout, environ, tools):
     refuse_unsupported(model)
     env = templating.environment(HERE)
     logdir, logger = log_target(model)
-    logged = logdir is not None or logger is not None
-    user = chpst_user(model)
-    environment = ["%s=%s" % kv for kv in daemon_environment(environ, libexecdir())]
-
-    argv = list(model.argv)
-    cd = model.directory
-    chpst_options = list(user)
-    if model.stop_group:
-        chpst_options.append("-P")
-    if model.chroot:
-        chpst_options += ["-/", model.chroot]
-        if model.directory:
-            argv = CHDIR_IN_CHROOT + [model.directory] + argv
-            cd = None
     common = {"service": model.service, "script": model.script}
 
     def file(rel, template, mode=0o700, **ctx):
@@ -182,29 +214,43 @@ def render(model, layout, environ, tools):
         return RenderedFile(layout.path(rel), text, mode)
 
     within = (" within %s" % format_ms(model.respawn_period_ms)) if model.respawn_period_ms else ""
+    words = environment(environ)
     files = [
-        file("run", "run", log=logged, stdin=model.input_file or "/dev/null",
-             umask=("%04o" % model.umask) if model.umask is not None else None,
-             cd=cd, env_tool=tools.env, environment=environment,
-             setpriv=[tools.setpriv, "--no-new-privs"] if model.no_new_privs else [],
-             chpst=tools.chpst, chpst_options=chpst_options, argv=argv),
+        file("run", "run", env_tool=tools.env, environment=words,
+             argv=run_argv(model, layout, environ, tools)),
         file("finish", "finish", respawn_max=model.respawn_max,
              respawn_period_ms=model.respawn_period_ms or 0,
              respawn_delay_ms=model.respawn_delay_ms,
-             failed_message="respawned more than %d times%s" % (model.respawn_max, within)),
+             child_pid=child_pid_path(model, environ),
+             failed_message="respawned more than %d times%s" % (model.respawn_max, within),
+             give_up=giveup_argv(model, layout, environ, tools)),
     ]
     if model.has_healthcheck:
         files.append(file("check", "check"))
     if needs_control_t(model):
         files.append(file("control/t", "control-t", signal=model.stop_signal,
                           group=model.stop_group))
-    if logged:
-        files.append(file("log/run", "log-run", logdir=logdir, logger=logger,
-                          svlogd=tools.svlogd, chpst=tools.chpst, chpst_user=user))
+    if logdir is not None or logger is not None:
+        files.append(file("log/run", "log-run", argv=log_run_argv(model, tools)))
     if has_watcher(model):
-        from ...launcher import package_parent
-        path = [kv for kv in environment if kv.startswith("PATH=")]
-        path.append("PYTHONPATH=" + package_parent())
         files.append(file("health/run", "health-run", env_tool=tools.env,
-                          environment=path, argv=watcher_argv(model, layout, tools)))
+                          environment=lean_environment(environ),
+                          argv=watcher_argv(model, layout, tools)))
     return files
+
+
+def lean_environment(environ):
+    """PATH, and PYTHONPATH naming the one directory our lean helpers
+    (run with -S: no site) need."""
+    from ...launcher import package_parent
+    path = [("PATH=" + environ["PATH"])] if environ.get("PATH") else []
+    return path + ["PYTHONPATH=" + package_parent()]
+
+
+def giveup_argv(model, layout, environ, tools):
+    """What ./finish starts when the respawn limit is reached (giveup.py)."""
+    from ...rcstate import svcdir
+    return [tools.env, "-i"] + lean_environment(environ) + [
+        tools.python, "-S", "-m", "openrc_sv.backends.runit.giveup",
+        "--dir", layout.dir, "--service", model.service, "--script", model.script,
+        "--svcdir", environ.get("RC_SVCDIR") or svcdir()]
