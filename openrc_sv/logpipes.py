@@ -12,6 +12,16 @@ supervisor owns one pipe per stream for its whole life:
     reopen the file on request (SIGUSR1 or "reopen" on the control fifo)
     after rotation.  (Not splice(2): Linux refuses it into O_APPEND files,
     and appending is what several writers to one log need.)
+
+Files are opened as the daemon's user (openrc_sv.useropen), never as root.
+A file that user cannot open (a symlink it planted to /etc/..., to root's
+file, to a root-only input) fails --start at once with one line naming the
+option and the path, and nothing is left running: OpenRC's C supervisor
+fails the same open in its child after setuid, but only after --start has
+reported success, and then again on every respawn.  A FIFO is refused for
+--stdout/--stderr (it would block the daemon or hand its output to whoever
+reads it).  A reopen (SIGUSR1, "reopen") that fails keeps writing to the
+file that was open, and says why in syslog.
 """
 
 import os
