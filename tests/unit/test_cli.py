@@ -63,9 +63,11 @@ def script(world, name, body):
     return str(path)
 
 
-def dump(path, extra=""):
-    """What the runscript plugin pipes to `openrc-sv VERB --model - SVC`."""
-    code = '. "$1"; RC_SVCNAME=${2##*/}; RC_SERVICE=$2; . "$RC_SERVICE"; %s _openrc_sv_dump --start' % extra
+def dump(path, extra="", start=True):
+    """What the runscript plugin pipes to `openrc-sv VERB --model - SVC`
+    (only a start evaluates command_args)."""
+    code = '. "$1"; RC_SVCNAME=${2##*/}; RC_SERVICE=$2; . "$RC_SERVICE"; %s _openrc_sv_dump %s' \
+        % (extra, "--start" if start else "")
     return subprocess.run(["/bin/sh", "-c", code, "sh", shellvars.PLUGIN, path],
                           capture_output=True, check=True).stdout
 
@@ -364,3 +366,21 @@ def test_setup_without_openrcs_sbin_says_to_name_libexecdir(monkeypatch, capsys,
     assert run(monkeypatch, "setup", "--supervise-daemon", "--root", str(tmp_path / "empty"),
                "--libexecdir", "/lib/rc") == 1
     assert "--libexecdir" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("state, code", [("started", 0), ("stopped", 3)])
+def test_status_takes_the_model_the_plugin_pipes(world, monkeypatch, state, code):
+    # Under openrc-run the plugin pipes its live shell: no second load.
+    marker = world / "evaluated"
+    path = script(world, "foo", "command=/bin/sleep\nsv_backend=fake\n"
+                                "command_args='$(touch %s)'\n" % marker)
+    ServiceState("foo").set("sv_backend", "fake")
+    FakeBackend.state = state
+    data = dump(path, start=False)
+    assert run(monkeypatch, "status", "--quiet", "--model", "-", "foo", stdin=data) == code
+    assert not marker.exists()      # status, like OpenRC's, never evals command_args
+
+
+def test_status_model_takes_one_service(world, monkeypatch, capsys):
+    assert run(monkeypatch, "status", "--model", "-", "foo", "bar") != 0
+    assert "exactly one service" in one_error_line(capsys.readouterr().err)
