@@ -20,9 +20,10 @@ HOSTILE = ["two words", "it's", 'say "hi"', "line\nbreak", "$HOME", "`id`", "a;b
 
 
 def backend(args=(), svc="foo", **variables):
+    environ = variables.pop("environ", {"PATH": "/usr/bin:/bin", "FOO": "bar"})
     v = {"command": "/bin/sleep", "sv_backend": "monit"}
     v.update({k: str(x) for k, x in variables.items()})
-    return MonitBackend(from_variables(svc, "/etc/init.d/" + svc, v, list(args), ()))
+    return MonitBackend(from_variables(svc, "/etc/init.d/" + svc, v, list(args), ()), environ)
 
 
 def by_name(rendered):
@@ -46,51 +47,44 @@ def test_simple_type_writes_a_process_check_started_and_stopped_by_the_control_s
     assert sorted(out) == ["control", "foo.monitrc"]
     assert out["foo.monitrc"].path == "/run/openrc-monit/foo.monitrc"
     assert out["control"].path == "/run/openrc-sv/monit/foo/control"
-    assert out["control"].mode == 0o755
+    assert out["control"].mode == 0o700       # it holds the daemon's environment
     assert check_lines(out["foo.monitrc"].content) == [
         'check process "foo" with pidfile "/run/openrc-sv/monit/foo/pid"',
         "group openrc-sv",
         'start program = "/run/openrc-sv/monit/foo/control start" with timeout 5 seconds',
         'stop program = "/run/openrc-sv/monit/foo/control stop" with timeout 40 seconds',
-        "if 12 restarts within 2147483647 cycles then stop",
     ]
 
 
-def test_directories_and_pidfile_follow_the_variables():
+def test_directories_follow_the_variables_and_monit_never_watches_the_users_pidfile():
+    """pidfile= may lie in a directory the daemon's user owns: monit watches
+    the pidfile in root's private state directory instead."""
     b = backend(monit_include_dir="/etc/monit.d/", monit_run_dir="/var/run/sv",
                 pidfile="/run/foo daemon.pid")
     out = by_name(b.render(1))
     assert out["foo.monitrc"].path == "/etc/monit.d/foo.monitrc"
     assert out["control"].path == "/var/run/sv/foo/control"
-    assert 'with pidfile "/run/foo daemon.pid"' in out["foo.monitrc"].content
+    assert 'with pidfile "/var/run/sv/foo/pid"' in out["foo.monitrc"].content
+    assert "foo daemon.pid" not in out["foo.monitrc"].content
 
 
-@pytest.mark.parametrize("respawn_max, period, cycle, expected", [
-    ("3", "10", 1, "if 5 restarts within 10 cycles then stop"),
-    ("3", "10", 3, "if 5 restarts within 5 cycles then stop"),       # raised to respawn_max+2
-    ("2", "1min", 20, "if 4 restarts within 4 cycles then stop"),
-    ("2", "2min", 20, "if 4 restarts within 6 cycles then stop"),
-    ("10", None, 30, "if 12 restarts within 2147483647 cycles then stop"),   # the lifetime
-    ("0", "10", 1, None),                                             # unlimited
-])
-def test_respawn_max_within_period_becomes_a_restart_limit_in_cycles(respawn_max, period, cycle,
-                                                                     expected):
-    v = {"respawn_max": respawn_max}
-    if period:
-        v["respawn_period"] = period
-    limits = [l for l in check_lines(monit_file(backend(**v), cycle)) if "restarts within" in l]
-    assert limits == ([expected] if expected else [])
+@pytest.mark.parametrize("variables", [{"respawn_max": "3", "respawn_period": "10"},
+                                       {"respawn_max": "0"}, {}])
+def test_respawn_limits_are_the_launchers_not_monits(variables):
+    """monit counts restarts its own way; the launcher applies respawn_max
+    within respawn_period as supervise-daemon does."""
+    assert "restarts within" not in monit_file(backend(**variables))
 
 
 def test_healthcheck_timer_becomes_a_program_check_every_n_cycles():
     text = monit_file(backend(healthcheck_timer="5", healthcheck_timeout="3"), cycle=2)
     lines = check_lines(text)
     i = lines.index('check program "foo_health" with path '
-                    '"/run/openrc-sv/monit/foo/control healthcheck" with timeout 33 seconds')
+                    '"/run/openrc-sv/monit/foo/control healthcheck" with timeout 76 seconds')
+    # No exec on failure: the check itself runs unhealthy() once and stops
+    # the daemon (monit ran unhealthy twice for one failure).
     assert lines[i + 1:] == [
-        "group openrc-sv", 'depends on "foo"', "every 3 cycles",
-        'if status != 0 then exec "/run/openrc-sv/monit/foo/control unhealthy" '
-        'repeat every 3 cycles']
+        "group openrc-sv", 'depends on "foo"', "every 3 cycles", "if status != 0 then alert"]
 
 
 def test_no_healthcheck_timer_no_health_check():
@@ -124,30 +118,38 @@ def run_control(tmp_path, monkeypatch, b, action="start"):
 
 
 def test_control_script_passes_every_hostile_word_to_the_launcher_unchanged(tmp_path, monkeypatch):
+    env = {"PATH": "/usr/bin:/bin", "FOO": "a b'c\nd", "RC_SVCNAME": "foo"}
     b = backend(HOSTILE, command_user="nobody", output_log="/var/log/it's here.log",
-                output_logger="logger -t 'x y'", directory="/srv/$HOME", umask="027")
+                output_logger="logger -t 'x y'", directory="/srv/$HOME", umask="027",
+                pidfile="/run/it's.pid", environ=env)
     words = run_control(tmp_path, monkeypatch, b)
     assert words[:3] == ["-I", "-m", "openrc_sv.backends.monit.launch"]
-    action, opts, argv = launch.parse(words[3:])
-    assert action == "start"
-    assert argv == ["/bin/sleep"] + HOSTILE
-    assert opts == {
-        "service": "foo", "script": "/etc/init.d/foo", "state": "/run/openrc-sv/monit/foo",
-        "pidfile": "/run/openrc-sv/monit/foo/pid", "retry": "TERM/5sec/KILL/5sec",
-        "monit": "monit", "user": "nobody", "directory": "/srv/$HOME",
-        "stdout": "/var/log/it's here.log", "stdout-logger": "logger -t 'x y'", "umask": "0027"}
+    l = launch.parse(words[3:])
+    assert l.action == "start"
+    assert l.sd.argv == ["/bin/sleep"] + HOSTILE
+    assert l.own == {"script": "/etc/init.d/foo", "state": "/run/openrc-sv/monit/foo",
+                     "svcdir": "/run/openrc", "monit": "monit"}
+    # The caller's environment, as is: child.Setup cleans it (RC_* ...).
+    assert l.environ == ["FOO=a b'c\nd", "PATH=/usr/bin:/bin", "RC_SVCNAME=foo"]
+    # supervise-daemon's own options, parsed by its parser.
+    assert l.svc == "foo"
+    assert (l.sd.user[2], l.sd.chdir, l.sd.stdout, l.sd.stdout_logger, l.sd.umask,
+            l.sd.pidfile) == ("nobody", "/srv/$HOME", "/var/log/it's here.log",
+                              "logger -t 'x y'", 0o027, "/run/it's.pid")
 
 
 def test_control_script_gives_the_launcher_the_action_monit_asks_for(tmp_path, monkeypatch):
     b = backend(healthcheck_timer="10", monit_conf="/etc/monit rc")
-    words = run_control(tmp_path, monkeypatch, b, "unhealthy")
-    action, opts, _ = launch.parse(words[3:])
-    assert action == "unhealthy"
-    assert (opts["monit-conf"], opts["healthcheck-timeout"]) == ("/etc/monit rc", "10000ms")
+    words = run_control(tmp_path, monkeypatch, b, "healthcheck")
+    l = launch.parse(words[3:])
+    assert l.action == "healthcheck"
+    assert (l.own["monit-conf"], l.sd.healthcheck_timeout_ms) == ("/etc/monit rc", 10000)
 
 
 def test_launcher_refuses_an_unknown_action_or_option():
-    for argv in (["restart", "--"], ["start", "--bogus", "x", "--"], ["start", "--service"]):
+    for argv in (["restart", "--"], ["start", "--bogus", "x", "--"], ["start", "--script"],
+                 ["start", "--script", "s", "--state", "d", "--"],
+                 ["start", "--script", "s", "--state", "d", "--", "svc", "--bogus", "--", "x"]):
         with pytest.raises(UserError):
             launch.parse(argv)
 
@@ -155,8 +157,6 @@ def test_launcher_refuses_an_unknown_action_or_option():
 # -- values monit cannot take ---------------------------------------------------------
 
 @pytest.mark.parametrize("variables, svc, named", [
-    ({"pidfile": '/run/a"b.pid'}, "foo", "pidfile"),
-    ({"pidfile": "/run/a\\b.pid"}, "foo", "pidfile"),
     ({"monit_run_dir": "/run/my dir"}, "foo", "monit_run_dir"),
     ({"monit_run_dir": "/run/x\ny"}, "foo", "monit_run_dir"),
     ({"monit_run_dir": "/run/it's"}, "foo", "monit_run_dir"),
@@ -219,8 +219,7 @@ def test_installed_monit_accepts_the_rendered_files(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Process Name          = web-1.x" in r.stdout
     assert "Program Name          = web-1.x_health" in r.stdout
-    assert "Pid file             = %s/a b.pid" % tmp_path in r.stdout
-    assert "If restarted 5 times within 5 cycle(s) then stop" in r.stdout
+    assert "Pid file             = %s/run/web-1.x/pid" % tmp_path in r.stdout
 
 
 @needs_monit
@@ -265,12 +264,12 @@ def test_monit_status_is_read_service_by_service():
         "web 1_health": {"type": "Program", "status": "Status failed", "last output": "-"}}
 
 
-@pytest.mark.parametrize("var,value", [("capabilities", "^cap_net_bind_service"),
-                                       ("secbits", "0x2f"), ("no_new_privs", "yes")])
-def test_privilege_variables_the_launcher_cannot_apply_are_refused(var, value):
-    from openrc_sv.backends import model as M
-    from openrc_sv.backends.monit import render as R
-    from openrc_sv.backends.monit import settings as S
-    m = M.from_variables("svc", "/etc/init.d/svc", {"command": "/bin/sleep", var: value}, ["1"])
-    with pytest.raises(UserError, match=var):
-        R.render_simple(m, S.from_model(m), 1)
+@pytest.mark.parametrize("var,value,attr,expected", [
+    ("capabilities", "^cap_net_bind_service", "capabilities", None),
+    ("secbits", "0x2f", "secbits", 0x2f), ("no_new_privs", "yes", "no_new_privs", True)])
+def test_privilege_variables_reach_the_launcher_as_supervise_daemon_options(
+        tmp_path, monkeypatch, var, value, attr, expected):
+    """The launcher applies them with openrc_sv.child, as the drop-in does."""
+    words = run_control(tmp_path, monkeypatch, backend(**{var: value}))
+    got = getattr(launch.parse(words[3:]).sd, attr)
+    assert got == expected if expected is not None else got

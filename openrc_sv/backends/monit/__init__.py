@@ -51,8 +51,10 @@ _POLL = 0.05
 class MonitBackend(Backend):
     name = "monit"
 
-    def __init__(self, model):
+    def __init__(self, model, environ=None):
         super().__init__(model)
+        # The caller's environment is the daemon's (see render.py).
+        self.environ = dict(os.environ if environ is None else environ)
         self.settings = settings_mod.from_model(model)
         self.monit = Monit(self.settings.cmd, self.settings.conf)
 
@@ -69,9 +71,8 @@ class MonitBackend(Backend):
     def state_dir(self):
         return settings_mod.state_dir(self.settings, self.settings.name)
 
-    def _pidfile(self):
-        from .render import pidfile
-        return pidfile(self.model, self.settings)
+    def _state(self, name):
+        return os.path.join(self.state_dir, name)
 
     def _health_name(self):
         from .render import health_name, health_timer
@@ -92,7 +93,7 @@ class MonitBackend(Backend):
     # -- the interface -------------------------------------------------------
     def render(self, cycle=None):
         from .render import render
-        return render(self.model, self.settings, cycle)
+        return render(self.model, self.settings, cycle, self.environ)
 
     def start(self):
         s = self.settings
@@ -102,6 +103,12 @@ class MonitBackend(Backend):
         self.monit.require_running()
         ours = os.path.exists(self.include_file)
         known = self.monit.status(s.name)
+        if known is not None and not ours:
+            # Left over from a stop that could not reach monit (monit was
+            # stopped, or hung): a reload makes it forget what no file
+            # says any more.  Still known afterwards: someone else's.
+            self.monit.reload()
+            known = self._wait_forgotten(s.name)
         if known is not None and not ours:
             raise UserError("monit already has a service named '%s' that openrc-sv did not "
                             "write (if it is left over, run 'monit reload'); rename one of them"
@@ -118,6 +125,7 @@ class MonitBackend(Backend):
             cycle = self.monit.check()[3]
         rendered = self.render(cycle)
         try:
+            self._private_dir()
             self._forget_leftover()
             from .. import files
             files.write(rendered)
@@ -173,14 +181,20 @@ class MonitBackend(Backend):
             from ... import procinfo
             st.uptime = procinfo.uptime_of(st.pid)
         if self.simple:
-            starts = _read_int(os.path.join(self.state_dir, "starts"))
+            starts = _read_int(self._state("starts"))
             st.restarts = max(0, starts - 1) if starts else 0
+            gave_up = _read_text(self._state("gave-up"))
+            if gave_up and not st.pid:
+                st.state = "failed"
+                st.detail["monit"] = gave_up.strip()
         health = self._health_name()
         if health:
             st.health = self._health(health)
         return st
 
     def signal(self, signum):
+        # simple: the daemon we started (pid and start time), never a pid
+        # some file names.
         pid = self._daemon_pid(None if self.simple else self.monit.status(self.settings.name))
         if not pid:
             raise UserError("%s is not running: no signal sent" % self.model.service)
@@ -188,10 +202,11 @@ class MonitBackend(Backend):
 
     # -- helpers -----------------------------------------------------------------
     def _daemon_pid(self, info):
-        """The daemon's pid: from our pidfile (simple), or from monit (native)."""
+        """The daemon's pid: the identity the launcher recorded (simple), or
+        what monit says (native: the administrator's own check)."""
         if self.simple:
             from .launch import daemon_pid
-            return daemon_pid(self._pidfile(), self.state_dir)
+            return daemon_pid(self.state_dir)
         from ... import procinfo
         pid = (info or {}).get("pid", "")
         return int(pid) if pid.isdigit() and procinfo.alive(int(pid)) else None
@@ -215,12 +230,12 @@ class MonitBackend(Backend):
             return None
         monitored = info.get("monitoring status", "").startswith(("Monitored", "Initializing"))
         if self.simple:
-            err = _read_text(os.path.join(self.state_dir, "last-error"))
+            err = _read_text(self._state("last-error")) or _read_text(self._state("gave-up"))
             if err:
                 raise UserError("%s: %s" % (self.model.command, err.strip()))
             # Like supervise-daemon: started once the daemon has exec'ed
             # (the launcher counts it), even if it dies at once afterwards.
-            return monitored and bool(_read_int(os.path.join(self.state_dir, "starts")))
+            return monitored and bool(_read_int(self._state("starts")))
         if "Execution failed" in info.get("status", ""):
             raise UserError("monit could not start %s (monit status: %s)"
                             % (self.settings.name, info.get("status")))
@@ -238,20 +253,73 @@ class MonitBackend(Backend):
                             % (self.include_file, self.settings.include_dir,
                                self.settings.conf or "monit's control file"))
 
+    _STATE_FILES = ("control", "pid", "ident", "starts", "deaths", "last-error", "gave-up",
+                    "starting", "stopping", "health")
+
+    def _private_dir(self):
+        """The service's state directory: root's, mode 0700, a real
+        directory (the daemon's identity lives there)."""
+        import stat
+        os.makedirs(self.settings.run_dir, 0o755, exist_ok=True)
+        try:
+            os.mkdir(self.state_dir, 0o700)
+        except FileExistsError:
+            pass
+        st = os.lstat(self.state_dir)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            raise UserError("monit_run_dir: %s is not a directory of ours; remove it"
+                            % self.state_dir)
+        os.chmod(self.state_dir, 0o700)
+
     def _forget_leftover(self):
         """A daemon started by an earlier life of this service, that nothing
-        stopped (its ident proves it is ours), is stopped before we start."""
-        if self.simple and os.path.exists(os.path.join(self.state_dir, "ident")):
+        stopped (its identity proves it is ours), is stopped before we start."""
+        if self.simple:
             from .launch import stop_daemon
-            stop_daemon(self._pidfile(), self.state_dir, self.model.retry)
-        for n in ("starts", "last-error", "ident"):
-            _unlink(os.path.join(self.state_dir, n))
+            stop_daemon(self.state_dir, self.model.retry, self.model.stop_group)
+            for n in self._STATE_FILES:
+                if n != "control":
+                    _unlink(self._state(n))
+
+    def _interrupt_start(self):
+        """A stop wins over a start waiting out respawn_delay: flag the stop
+        (the launcher starts nothing once it sees it) and end the wait."""
+        if not os.path.isdir(self.state_dir):
+            return
+        from ... import procinfo
+        from ...rcstate import write_atomic
+        write_atomic(self._state("stopping"), "", 0o600)
+        ident = (_read_text(self._state("starting")) or "").strip()
+        if procinfo.same_process(ident):
+            try:
+                os.kill(int(ident.split(":")[0]), 15)
+            except OSError:
+                pass
+            self._wait(lambda: not procinfo.same_process(ident), 5.0,
+                       "the start waiting out respawn_delay to end")
+
+    def _clear_child_pid(self):
+        from ...rcstate import ServiceState
+        try:
+            ServiceState(self.model.service).set("child_pid", None)
+        except (OSError, UserError):
+            pass
+
+    def _wait_forgotten(self, name):
+        try:
+            self._wait(lambda: self.monit.status(name) is None, self.settings.timeout_ms / 1000.0,
+                       "monit to forget %s" % name)
+            return None
+        except UserError:
+            return self.monit.status(name)
 
     def _teardown(self, best_effort):
         """Stop through monit, make sure the daemon is gone, remove every
         file we wrote and reload monit, so that it forgets the service."""
         s = self.settings
         errors, down = [], None
+        if self.simple:
+            self._interrupt_start()
         try:
             self.monit.require_running()
         except UserError as e:
@@ -268,14 +336,15 @@ class MonitBackend(Backend):
                 errors.append(e.message)
         if self.simple:
             # Whatever monit did, the daemon must be gone (also when monit
-            # is down: our pidfile and ident are enough to stop it).
+            # is down: the identity we recorded is enough to stop it).
             from .launch import stop_daemon
-            if not stop_daemon(self._pidfile(), self.state_dir, self.model.retry):
+            if not stop_daemon(self.state_dir, self.model.retry, self.model.stop_group):
                 errors.append("%s survived its stop schedule" % self.model.command)
         paths = [self.include_file]
         if self.simple:
-            paths += [self._pidfile()] + [os.path.join(self.state_dir, n) for n in
-                                          ("control", "ident", "starts", "last-error")]
+            paths += [self._state(n) for n in self._STATE_FILES]
+            if self.model.pidfile:
+                paths.append(self.model.pidfile)
         from .. import files
         files.remove(paths)
         if self.simple:
@@ -283,6 +352,7 @@ class MonitBackend(Backend):
                 os.rmdir(self.state_dir)
             except OSError:
                 pass
+            self._clear_child_pid()
         if down is None and had_file:
             # Also when monit did not know the service yet: a reload it was
             # about to make would otherwise find our file.

@@ -16,26 +16,23 @@ the launcher (launch.py) as the same argv words.
 monit_type=native gives one file: the administrator's own
 $monit_files_dir/SVC, copied into the include directory.
 
-How OpenRC's variables map onto monit's cycles (monit only acts once per
-poll cycle, `set daemon N`):
+The daemon is known by the identity (pid and start time) the launcher
+records in the service's private state directory, $monit_run_dir/SVC
+(root's, mode 0700), and monit watches the pidfile there: the init
+script's pidfile= is written too, for whoever reads it, but never read,
+since its directory may belong to the daemon's user.
 
-  respawn_max / respawn_period
-      monit counts the starts it makes itself (the first one, when it loads
-      the file, included; not those asked for with `monit start`) in a
-      window of cycles that opens at the first one.  OpenRC gives up at the
-      (respawn_max+1)th death within the period, which under monit is the
-      (respawn_max+2)th start, so we write
-      `if respawn_max+2 restarts within C cycles then stop`, C being
-      respawn_period in cycles, rounded up.  monit starts a service at
-      most once a cycle, so C is raised to at least respawn_max+2 (monit
-      rejects fewer cycles than restarts): the limit then trips when the
-      daemon dies at every cycle.  No respawn_period means the service's
-      lifetime: C is monit's largest count.  `stop`, not `unmonitor`: by
-      the time the limit is seen monit has just started the daemon once
-      more, and stop kills that last start too, leaving nothing running, as
-      OpenRC does.  respawn_max=0 (unlimited) writes no limit.
-  respawn_delay
-      the launcher sleeps that long before every start but the first.
+How OpenRC's variables map onto monit (monit only acts once per poll
+cycle, `set daemon N`):
+
+  respawn_max / respawn_period / respawn_delay
+      applied by the launcher, as supervise-daemon applies them: every
+      start monit makes but the first is a respawn; the (respawn_max+1)th
+      within respawn_period gives up (OpenRC's state becomes stopped and
+      failed, and monit stops watching the service), the others first wait
+      respawn_delay.  monit's own restart limit is not used: it counts
+      differently (starts asked for with `monit start` do not count, a
+      start at load does) and leaves OpenRC's state alone.
   monit_start_timeout (ours, default 5sec)
       after the start program, monit waits until it sees the process
       running, for up to the start timeout: a daemon that dies before
@@ -45,16 +42,20 @@ poll cycle, `set daemon N`):
   healthcheck_timer
       a `check program SVC_health` run `every N cycles`, N the timer in
       cycles rounded up (at least 1).  healthcheck_delay and
-      healthcheck_timeout are applied by the launcher.  A failed check
-      runs unhealthy() and then `monit restart SVC`; monit does not count
-      that restart against respawn_max (OpenRC does).
+      healthcheck_timeout are applied by the launcher, which on failure
+      runs unhealthy() once and stops the daemon; monit's process check
+      then starts it again, a respawn like any other (as under
+      supervise-daemon).
+  the environment
+      monit runs its programs with its own environment; the caller's
+      (conf.d's exports among it) is written into the control script
+      (mode 0700) and handed to the daemon by the launcher.
 """
 
 import math
 import os
 import sys
 
-from ... import convert
 from ...errors import UserError
 from ..base import RenderedFile
 from . import settings as settings_mod, syntax
@@ -64,8 +65,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # What we assume when monit cannot be asked (render without a running
 # monit): monit's documented example, `set daemon 30`.
 DEFAULT_CYCLE = 30
-# monit keeps the restart count in a C int.
-LIFETIME_CYCLES = 2**31 - 1
 # Time monit gives our stop and health programs beyond what they may take.
 MARGIN_S = 30
 
@@ -73,16 +72,6 @@ MARGIN_S = 30
 def cycles(ms, cycle_s):
     """A duration in monit cycles, rounded up, at least one."""
     return max(1, int(math.ceil(ms / (cycle_s * 1000.0))))
-
-
-def restart_limit(respawn_max, respawn_period_ms, cycle_s):
-    """(restarts, cycles) for `if R restarts within C cycles`, or None."""
-    if not respawn_max:
-        return None
-    count = respawn_max + 2
-    if respawn_period_ms is None:
-        return count, LIFETIME_CYCLES
-    return count, min(LIFETIME_CYCLES, max(count, cycles(respawn_period_ms, cycle_s)))
 
 
 def _seconds(ms):
@@ -103,7 +92,8 @@ def _env():
 
 
 def pidfile(model, s):
-    return model.pidfile or os.path.join(settings_mod.state_dir(s, s.name), "pid")
+    """The pidfile monit watches: in the private state directory, always."""
+    return os.path.join(settings_mod.state_dir(s, s.name), "pid")
 
 
 def control_path(s):
@@ -120,54 +110,44 @@ def health_name(s):
     return s.name + "_health"
 
 
-def launcher_options(model, s):
-    """(option, value) pairs for launch.py, in the control script."""
-    opts = [("--service", model.service), ("--script", model.script),
-            ("--state", settings_mod.state_dir(s, s.name)), ("--pidfile", pidfile(model, s)),
-            ("--retry", convert.format_schedule(model.retry)),
-            ("--monit", s.cmd)]
+def daemon_environment(environ):
+    """[(name, value)]: the caller's environment, as the launcher's
+    child.Setup gets it (it drops RC_*, SSD_*, EINFO_*, SVCNAME and OpenRC's
+    PATH entries, as supervise-daemon does)."""
+    return sorted((k, v) for k, v in (environ or {}).items() if k and "=" not in k)
+
+
+def launcher_options(model, s, environ=None):
+    """The launcher's own (option, value) pairs, in the control script."""
+    from ...rcstate import svcdir
+    opts = [("--script", model.script), ("--state", settings_mod.state_dir(s, s.name)),
+            ("--svcdir", svcdir()), ("--monit", s.cmd)]
     if s.conf:
         opts.append(("--monit-conf", s.conf))
-    if model.user:
-        opts.append(("--user", model.user))
-    for opt, value in (("--chroot", model.chroot), ("--directory", model.directory),
-                       ("--stdin", model.input_file), ("--stdout", model.output_log),
-                       ("--stderr", model.error_log), ("--stdout-logger", model.output_logger),
-                       ("--stderr-logger", model.error_logger)):
-        if value:
-            opts.append((opt, value))
-    if model.umask is not None:
-        opts.append(("--umask", "%04o" % model.umask))
-    if model.respawn_delay_ms:
-        opts.append(("--respawn-delay", "%dms" % model.respawn_delay_ms))
-    timer = health_timer(model)
-    if timer:
-        opts.append(("--healthcheck-delay", "%dms" % (model.healthcheck_delay_ms or 0)))
-        opts.append(("--healthcheck-timeout", "%dms" % (model.healthcheck_timeout_ms or timer)))
+    opts += [("--environ", "%s=%s" % kv) for kv in daemon_environment(environ)]
     return opts
 
 
-def render_simple(model, s, cycle):
+def daemon_options(model):
+    """What follows the launcher's `--`: SVCNAME, supervise-daemon's
+    options (the one table, openrc_sv.backends.options), `--`, the command."""
+    from ..options import start_options
+    return [model.service] + start_options(model) + ["--"] + list(model.argv)
+
+
+def render_simple(model, s, cycle, environ=None):
     if model.notify:
         raise UserError("notify: not supported with sv_backend=monit (monit cannot "
                         "wait for a daemon's readiness); remove notify= or use sv_backend=native")
-    for var in ("capabilities", "secbits"):
-        if getattr(model, var):
-            raise UserError("%s: not supported with sv_backend=monit (its launcher does not set "
-                            "it); remove %s= or use sv_backend=native" % (var, var))
-    if model.no_new_privs:
-        raise UserError("no_new_privs: not supported with sv_backend=monit; "
-                        "remove no_new_privs= or use sv_backend=native")
     control = control_path(s)
     ctx = {
         "service": model.service,
         "name": s.name,
-        "pidfile": syntax.string("pidfile", pidfile(model, s)),
+        "pidfile": syntax.string("monit_run_dir", pidfile(model, s)),
         "start": syntax.program("monit_run_dir", control, "start"),
         "stop": syntax.program("monit_run_dir", control, "stop"),
         "start_timeout": _seconds(model.respawn_delay_ms + s.start_timeout_ms),
         "stop_timeout": stop_timeout(model.retry),
-        "limit": restart_limit(model.respawn_max, model.respawn_period_ms, cycle),
         "health": None,
     }
     timer = health_timer(model)
@@ -176,18 +156,19 @@ def render_simple(model, s, cycle):
         ctx["health"] = {
             "name": health_name(s),
             "program": syntax.program("monit_run_dir", control, "healthcheck"),
-            "unhealthy": syntax.program("monit_run_dir", control, "unhealthy"),
             "every": cycles(timer, cycle),
-            # Our launcher enforces the timeout; monit's is a backstop.
-            "timeout": _seconds(timeout) + MARGIN_S,
+            # Our launcher enforces the timeout; monit's is a backstop,
+            # which also covers unhealthy() and stopping the daemon.
+            "timeout": 2 * _seconds(timeout) + stop_timeout(model.retry) + MARGIN_S,
         }
     env = _env()
     monitrc = env.get_template("simple.monitrc.j2").render(**ctx)
     script = env.get_template("control.sh.j2").render(
         python=sys.executable, action_module=__package__ + ".launch",
-        options=launcher_options(model, s), argv=model.argv)
+        options=launcher_options(model, s, environ), tail=daemon_options(model))
+    # 0700: the daemon's environment may hold secrets.
     return [RenderedFile(settings_mod.include_file(s, s.name), monitrc, 0o644),
-            RenderedFile(control, script, 0o755)]
+            RenderedFile(control, script, 0o700)]
 
 
 def native_source(s, svc):
@@ -208,7 +189,7 @@ def render_native(model, s):
     return [RenderedFile(settings_mod.include_file(s, model.service), text, 0o644)]
 
 
-def render(model, s, cycle=None):
+def render(model, s, cycle=None, environ=None):
     if s.type == "native":
         return render_native(model, s)
-    return render_simple(model, s, cycle or s.cycle or DEFAULT_CYCLE)
+    return render_simple(model, s, cycle or s.cycle or DEFAULT_CYCLE, environ)
