@@ -162,7 +162,7 @@ def test_daemon_gets_directory_umask_and_the_callers_environment(rt):
 
 
 def test_stop_leaves_no_link_no_file_and_no_process(rt):
-    rt.install("svc", {"runit_logdir": "/var/log/openrc-sv/svc", "healthcheck_timer": "1"})
+    rt.install("svc", {"runit_logdir": "/run/log/openrc-sv/svc", "healthcheck_timer": "1"})
     pid = rt.start("svc")
     wait_for(lambda: rt.sb.pids_of("svlogd") and rt.sb.pids_of("healthwatch"), 10,
              what="svlogd and the health watcher")
@@ -298,21 +298,21 @@ def test_a_daemon_that_outlives_the_schedule_is_killed_as_under_native(rt):
 
 
 def test_output_log_and_error_log_are_the_files_named_apart_across_a_respawn(rt):
-    rt.sb.run("mkdir", "-p", "/var/log/svc", check=True)
-    rt.sb.run("chown", "nobody:nogroup", "/var/log/svc", check=True)
-    rt.install("svc", {"command_user": "nobody", "output_log": "/var/log/svc/out.log",
-                       "error_log": "/var/log/svc/err.log"})
+    rt.sb.run("mkdir", "-p", "/run/log/svc", check=True)
+    rt.sb.run("chown", "nobody:nogroup", "/run/log/svc", check=True)
+    rt.install("svc", {"command_user": "nobody", "output_log": "/run/log/svc/out.log",
+                       "error_log": "/run/log/svc/err.log"})
     first = rt.start("svc")
     rt.sb.run("kill", "-KILL", str(first), check=True)
     second = rt.daemon("svc", other_than=first)
     want_out = ["stdout from %d" % p for p in (first, second)]
     want_err = ["stderr from %d" % p for p in (first, second)]
-    wait_for(lambda: rt.sb.read("/var/log/svc/err.log", "").splitlines() == want_err, 10,
+    wait_for(lambda: rt.sb.read("/run/log/svc/err.log", "").splitlines() == want_err, 10,
              what="both stderr lines in err.log")
-    assert rt.sb.read("/var/log/svc/out.log", "").splitlines() == want_out
-    st = os.stat(rt.sb.host_path("/var/log/svc/out.log"))
+    assert rt.sb.read("/run/log/svc/out.log", "").splitlines() == want_out
+    st = os.stat(rt.sb.host_path("/run/log/svc/out.log"))
     assert (st.st_uid, st.st_mode & 0o777) == (65534, 0o600), "created by the daemon's user"
-    assert rt.sb.listdir("/var/log/svc") == ["err.log", "out.log"], "no svlogd files"
+    assert rt.sb.listdir("/run/log/svc") == ["err.log", "out.log"], "no svlogd files"
     assert not rt.sb.pids_of("svlogd")
     rt.stop("svc")
 
@@ -326,12 +326,12 @@ def test_command_user_gets_home_user_and_logname(rt):
 
 
 def test_runit_logdir_gets_both_streams_from_svlogd_running_as_the_user(rt):
-    rt.sb.run("mkdir", "-p", "/var/log/svc", check=True)
-    rt.sb.run("chown", "nobody:nogroup", "/var/log/svc", check=True)
-    rt.install("svc", {"command_user": "nobody", "runit_logdir": "/var/log/svc"})
+    rt.sb.run("mkdir", "-p", "/run/log/svc", check=True)
+    rt.sb.run("chown", "nobody:nogroup", "/run/log/svc", check=True)
+    rt.install("svc", {"command_user": "nobody", "runit_logdir": "/run/log/svc"})
     pid = rt.start("svc")
     want = {"stdout from %d" % pid, "stderr from %d" % pid}
-    wait_for(lambda: want <= set(rt.sb.read("/var/log/svc/current", "").splitlines()),
+    wait_for(lambda: want <= set(rt.sb.read("/run/log/svc/current", "").splitlines()),
              10, what="both lines in svlogd's current")
     svlogd = rt.sb.pids_of("svlogd")
     assert len(svlogd) == 1
