@@ -345,7 +345,7 @@ def test_respawn_stops_after_respawn_max_within_period(tmp_path):
         run_finish(tmp_path, d, files, "3", "0")
     assert (d / "state" / "failed").read_text() == \
         "respawned more than 2 times within 1min (last: exit 3)\n"
-    assert (d / "supervise" / "control").read_text() == "d", "runsv told to go down"
+    assert (d / "supervise" / "control").read_text() == "dx", "runsv told to go down, then exit"
     assert (d / "down").exists(), "and to stay down if runsv itself restarts"
 
 

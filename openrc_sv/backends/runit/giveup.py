@@ -1,17 +1,19 @@
 """After the respawn limit: leave the state native leaves.
 
-./finish starts this (in the background: runsv waits for ./finish) once
-the daemon respawned more than respawn_max times within respawn_period:
+./finish runs this once the daemon respawned more than respawn_max times
+within respawn_period:
 
     python -S -m openrc_sv.backends.runit.giveup --dir SVDIR --service SVC
         --script RC_SERVICE --svcdir RC_SVCDIR
 
-./finish has already told runsv to keep the service down and recorded
-state/failed.  This unlinks the service (and its health watcher) from the
-scan directory, makes both runsvs exit, clears child_pid, and -- when
-OpenRC believes the service started -- marks it stopped and failed, as
-our supervisor does when it gives up: `rc-service SVC status` then says
-stopped (exit 3) and the failed mark is there.  A service OpenRC is
+First, when OpenRC believes the service started, it marks it stopped and
+failed, as our supervisor does when it gives up: `rc-service SVC status`
+then says stopped (exit 3) and the failed mark is there.  (Until then the
+daemon's runsv still wants it up, so a status asked meanwhile says
+"starting", never "crashed".)  Then it unlinks the service and its health
+watcher from the scan directory, clears child_pid and tells both runsvs
+to go down and exit (runsv does, once ./finish has returned); ./finish
+then records state/failed.  A service OpenRC is
 starting or stopping is left to that start or stop.  The service directory
 stays, with state/failed saying why, until the next start or stop.
 
@@ -20,11 +22,8 @@ Lean: the standard library, supervise.py and rcstate.py only.
 
 import os
 import sys
-import time
 
 from . import supervise
-
-EXIT_TIMEOUT = 10.0
 
 
 def _read(path):
@@ -50,27 +49,21 @@ def unlink_ours(svdir, service):
 
 
 def give_up(svdir, service, script, svcdir):
-    # Unlinked first: runsvdir would start a new runsv for a link still there.
-    unlink_ours(svdir, service)
-    health = os.path.join(svdir, "health")
-    for d in (health, svdir):
-        supervise.control(d, "dx")
-    deadline = time.monotonic() + EXIT_TIMEOUT
-    while (supervise.runsv_running(svdir) or supervise.runsv_running(health)) \
-            and time.monotonic() < deadline:
-        time.sleep(0.05)
     from ...rcstate import ServiceState
     os.environ["RC_SERVICE"] = script
     st = ServiceState(service, root=svcdir)
     busy = any(st.is_marked(s) for s in ("starting", "stopping"))
-    if busy or not st.is_marked("started"):
+    if st.is_marked("started") and not busy:
+        st.mark("stopped")      # options/ goes, child_pid with it
+        st.mark("failed")
+    else:
         try:
             os.unlink(st.path("options", service, "child_pid"))
         except OSError:
             pass
-        return
-    st.mark("stopped")      # options/ goes, child_pid with it
-    st.mark("failed")
+    # runsvdir would start a new runsv for a link still there.
+    unlink_ours(svdir, service)
+    supervise.control(os.path.join(svdir, "health"), "dx")
 
 
 def main(argv=None):
