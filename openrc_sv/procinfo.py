@@ -55,12 +55,30 @@ def same_process(ident):
 
 
 def read_pidfile(path):
+    """The pid a pidfile names, or None.
+
+    A pidfile may sit in a directory the daemon's user owns, so whatever is
+    there may have been planted: a FIFO (a plain open would block root
+    until the user writes), a link to /dev/zero (an endless read) or to a
+    device.  So: no following symlinks, never block, regular files only,
+    and a pid's worth of bytes at most.  The pid is then only a hint: no
+    caller signals it without checking the process is the one it started.
+    """
+    import stat
     try:
-        with open(path) as f:
-            text = f.read().split()
-        return int(text[0]) if text else None
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY
+                     | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        text = os.read(fd, 64).split()
+        return int(text[0]) if text and text[0].isdigit() and len(text[0]) < 12 else None
     except (OSError, ValueError):
         return None
+    finally:
+        os.close(fd)
 
 
 def cmdline(pid):

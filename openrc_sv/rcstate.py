@@ -39,19 +39,34 @@ def libexecdir():
 def write_atomic(path, data, mode=0o644):
     """Write a file so readers see the old or the new content, never half.
 
-    O_NOFOLLOW on the temp name and rename() (which replaces a symlink
-    rather than following it) mean a planted symlink cannot redirect us.
+    The temp file is new (O_EXCL, an unguessable name): in a directory a
+    less privileged user can write (a pidfile's), nothing it planted under
+    a name it predicted -- its own file, a FIFO, a hard link to root's
+    file -- can be opened instead.  rename() replaces a symlink at `path`
+    rather than following it.
     """
     if isinstance(data, str):
         data = data.encode()
-    tmp = "%s.new.%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    for _ in range(100):
+        tmp = "%s.new.%s" % (path, os.urandom(6).hex())
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, mode)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(17, "no free temporary name", path)
     try:
-        os.write(fd, data)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
+        try:
+            os.write(fd, data)
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        os.rename(tmp, path)
+    except BaseException:
+        _unlink(tmp)
+        raise
 
 
 def _unlink(path):

@@ -110,9 +110,16 @@ def run_blocking(steps, pid, alive, group=False, send=None, log=_quiet, poll=0.1
 
     Its exit is seen through a pidfd (poll wakes the moment it exits),
     with `poll` seconds as the longest wait between two looks."""
-    if not alive():
-        return True
     fd = _pidfd(pid)
+    # Checked after the pidfd is open: the fd then names the very process
+    # alive() vouched for, and a signal through it cannot reach a process
+    # that took the pid over since.
+    if not alive():
+        if fd is not None:
+            os.close(fd)
+        return True
+    if send is None and not group and fd is not None:
+        send = lambda sig: signal.pidfd_send_signal(fd, sig)  # noqa: E731
     try:
         sched = StopSchedule(steps, pid, group, send)
         sched.begin(time.monotonic(), log)

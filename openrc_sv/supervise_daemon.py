@@ -134,15 +134,26 @@ def _raw(ms):
 
 
 def _claim_pidfile(path):
+    """Check that the pidfile can be written, without opening it: the path
+    may be in a directory the daemon's user owns, and root must not open
+    an inode that user planted there (a FIFO, a hard link to root's file).
+    write_pidfile() replaces it by rename, never writes into it."""
+    import stat
     d = os.path.dirname(path) or "."
     try:
-        if os.path.islink(path):
-            raise UserError("--pidfile: '%s' is a symbolic link; refusing to write through it" % path)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        os.close(fd)
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
     except OSError as e:
-        raise UserError("--pidfile: cannot write '%s': %s%s" % (
-            path, e.strerror, "" if os.path.isdir(d) else " (no directory %s)" % d))
+        raise UserError("--pidfile: cannot write '%s': %s" % (path, e.strerror))
+    if st is not None and stat.S_ISLNK(st.st_mode):
+        raise UserError("--pidfile: '%s' is a symbolic link; refusing to write through it" % path)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise UserError("--pidfile: '%s' exists and is not a regular file; remove it" % path)
+    if not os.path.isdir(d):
+        raise UserError("--pidfile: cannot write '%s': no directory %s" % (path, d))
+    if not os.access(d, os.W_OK):
+        raise UserError("--pidfile: cannot write '%s': %s is not writable" % (path, d))
 
 
 def _make_fifo(path):

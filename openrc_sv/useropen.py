@@ -30,6 +30,7 @@ import stat
 WRITE = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK
 READ = os.O_RDONLY | os.O_NOCTTY | os.O_CLOEXEC | os.O_NONBLOCK
 MODE = 0o600    # what OpenRC creates log files with (S_IRUSR | S_IWUSR)
+OPEN_TIMEOUT = 10   # seconds an opener may take before root gives up on it
 
 
 class Who:
@@ -42,6 +43,15 @@ class Who:
         self.name = user[2] if user else None
         self.chroot = chroot
         self.chdir = chdir
+        # The groups come from the host's group database, now: looked up
+        # after chroot(), they would come from a file in the chroot, which
+        # the daemon's user may be able to write (child.apply does the same).
+        self.groups = None
+        if user:
+            try:
+                self.groups = os.getgrouplist(self.name, self.gid)
+            except OSError:
+                self.groups = [self.gid]
 
     @classmethod
     def of(cls, setup):
@@ -100,8 +110,7 @@ def become(who):
     if who.chdir:
         os.chdir(who.chdir)
     if who.uid is not None:
-        groups = os.getgrouplist(who.name, who.gid) if who.name else [who.gid]
-        os.setgroups(groups)
+        os.setgroups(who.groups or [who.gid])
         os.setgid(who.gid)
         os.setuid(who.uid)
     elif who.gid is not None:
@@ -134,14 +143,31 @@ def open_as(who, path, flags, mode=MODE):
         os._exit(code)
     kid.close()
     try:
-        msg, fds, _, _ = socket.recv_fds(parent, 4096, 1)
+        # The opener runs as the daemon's user, who may stop it (SIGSTOP)
+        # or hang its open (a FUSE mount): root waits a bounded time.
+        parent.settimeout(OPEN_TIMEOUT)
+        try:
+            msg, fds, _, _ = socket.recv_fds(parent, 4096, 1)
+        except socket.timeout:
+            _kill(pid)
+            raise OSError(errno.ETIMEDOUT, "the open did not finish within %ds" % OPEN_TIMEOUT,
+                          path)
     finally:
         parent.close()
         _reap(pid)
+    for fd in fds:
+        os.set_inheritable(fd, False)       # recvmsg gives them without CLOEXEC
     if fds:
         return fds[0]
     err, _, why = msg.decode(errors="replace").partition(" ")
     raise OSError(int(err) if err.isdigit() else 0, why or "could not be opened", path)
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, 9)
+    except OSError:
+        pass
 
 
 def _reap(pid):

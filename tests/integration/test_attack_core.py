@@ -6,24 +6,21 @@ tests plant FIFOs, pre-made files and a forged /etc/group where root's
 code will look, and check that root neither opens, writes, signals nor
 hands over anything `nobody` could not reach itself.
 
-Tests marked xfail(strict=True) demonstrate holes that are NOT fixed yet:
+Three of these were holes when written, each now closed:
 
   * test_root_does_not_open_a_fifo_planted_as_the_pidfile
-        supervise_daemon.supervisor_alive -> procinfo.read_pidfile opens
-        the --pidfile as root, following symlinks and blocking on a FIFO
-        (and _claim_pidfile opens it O_WRONLY without O_NONBLOCK).
+        root read (and claimed) the --pidfile with a plain open(),
+        following symlinks and blocking on a FIFO; now it reads without
+        following or blocking, regular files only, and never opens the
+        pidfile for writing (write_pidfile replaces it by rename).
   * test_the_pidfile_is_never_an_inode_the_attacker_made
-        rcstate.write_atomic's temp name (PIDFILE.new.PID) is opened as
-        root without O_EXCL: a file pre-planted under that name becomes
-        root's pidfile (and, where fs.protected_hardlinks=0, a hardlink
-        planted there makes root truncate and chmod 0644 any file).
+        rcstate.write_atomic's temp name was predictable and opened
+        without O_EXCL; now it is random and O_EXCL.
   * test_a_forged_etc_group_in_the_chroot_gives_the_opener_no_groups
-        useropen.become computes the supplementary groups after chroot(),
-        from the chroot's /etc/group: the opener of output_log is not the
-        daemon, it is the daemon plus whatever groups the chroot's owner
-        wrote there.
+        useropen looked up the supplementary groups after chroot(), in the
+        chroot's /etc/group; now they come from the host's, before.
 
-The other tests pin defences that hold.
+The others pin defences that held from the start.
 """
 
 import errno
@@ -90,9 +87,6 @@ def status_of(sb, pid):
 
 # -- 1. the pidfile is a FIFO the attacker planted --------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="hole: supervise-daemon reads (and claims) --pidfile as "
-                   "root with a plain open(): a FIFO planted there is opened (it blocks the start "
-                   "until the attacker lets go); a symlink to a device (/dev/watchdog) would be too")
 def test_root_does_not_open_a_fifo_planted_as_the_pidfile(sandbox):
     sb = world(sandbox)
     pidfile = ATTACK + "/svc.pid"
@@ -134,10 +128,6 @@ def test_root_does_not_open_a_fifo_planted_as_the_pidfile(sandbox):
 
 # -- 2. the pidfile's temporary name is planted ------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="hole: rcstate.write_atomic opens PIDFILE.new.PID as root "
-                   "with O_CREAT|O_TRUNC but no O_EXCL; in the attacker's directory a pre-planted "
-                   "file (or, with fs.protected_hardlinks=0, a hardlink to any root file) is written, "
-                   "fchmod'ed 0644 and renamed into place")
 def test_the_pidfile_is_never_an_inode_the_attacker_made(sandbox):
     sb = world(sandbox)
     pidfile = ATTACK + "/svc.pid"
@@ -165,9 +155,6 @@ def test_the_pidfile_is_never_an_inode_the_attacker_made(sandbox):
 JAIL = "/run/jail"
 
 
-@pytest.mark.xfail(strict=True, reason="hole: useropen.become calls getgrouplist() after chroot(), "
-                   "so the opener of output_log takes its groups from the chroot's /etc/group, "
-                   "which the chroot's owner writes (child.apply reads them before chroot)")
 def test_a_forged_etc_group_in_the_chroot_gives_the_opener_no_groups(sandbox):
     sb = world(sandbox)
     sb.run("install", "-d", "-o", "nobody", "-g", "nogroup", "-m", "0755", JAIL, check=True)
