@@ -55,6 +55,15 @@ PROCESS_OPTIONS = {
     "--stderr-logger",
 }
 PREFACE = ("--report", "--child-pid")
+# child.apply's steps (the first word of its step report) and the option
+# each comes from, so that a failure names it (and, through
+# backends.options.in_variables, the init script's variable).
+STEP_OPTION = {
+    "nicelevel": "--nicelevel", "ionice": "--ionice", "oom_score_adj": "--oom-score-adj",
+    "getgrouplist": "--user", "chroot": "--chroot", "chdir": "--chdir", "setgid": "--user",
+    "setgroups": "--user", "setuid": "--user", "capabilities": "--capabilities",
+    "secbits": "--secbits", "no_new_privs": "--no-new-privs",
+}
 
 
 def _preface(argv):
@@ -108,7 +117,9 @@ def become(opts):
     try:
         child.apply(setup, step)
     except OSError as e:
-        raise UserError("unable to %s: %s" % (step[0], e.strerror or e))
+        option = STEP_OPTION.get(step[0].split()[0])
+        raise UserError("%sunable to %s: %s" % (option + ": " if option else "", step[0],
+                                                e.strerror or e))
     stdio = _stdio(opts, setup)
     for target, fd in enumerate(stdio):
         os.dup2(fd, target)
@@ -131,8 +142,14 @@ def main(argv=None):
             # Our pid is the daemon's once we exec: service_get_value
             # child_pid and rc-status show it, as under supervise-daemon.
             # Written as root, before any privilege is dropped, into the
-            # service's (root's) state directory.
-            write_atomic(own["--child-pid"], "%d" % os.getpid())
+            # service's (root's) state directory.  Not fatal: after a
+            # `rc-service zap` the directory is gone, and a respawn must
+            # not fail for want of it.
+            try:
+                write_atomic(own["--child-pid"], "%d" % os.getpid())
+            except OSError as e:
+                os.write(2, ("%s: warning: %s: %s\n" % (PROG, own["--child-pid"], e.strerror))
+                         .encode(errors="replace"))
         env = become(opts)
         try:
             os.execvpe(opts.exec, opts.argv, env)

@@ -26,6 +26,7 @@ KNOWN = (
     "output_logger", "error_logger", "input_file", "notify", "name", "description",
     "reload_signal", "sv_backend", "supervisor", "capabilities", "secbits",
     "no_new_privs", "stopgroup", "supervise_daemon_args",
+    "SSD_NICELEVEL", "SSD_IONICELEVEL", "SSD_OOM_SCORE_ADJ",
 )
 
 BACKEND_PREFIXES = ("monit_", "runit_", "native_", "sv_")
@@ -65,6 +66,12 @@ class ServiceModel:
     capabilities: Optional[str] = None   # cap_iab(3) text, checked here
     secbits: Optional[str] = None
     no_new_privs: bool = False
+    # conf.d's SSD_NICELEVEL, SSD_IONICELEVEL, SSD_OOM_SCORE_ADJ (exported),
+    # which supervise-daemon reads from its environment: here they are
+    # options, so that openrc-sv-exec applies them under runit and monit too.
+    nicelevel: Optional[int] = None
+    ionice: Optional[str] = None
+    oom_score_adj: Optional[int] = None
     stop_group: bool = False             # stopgroup=: signal the daemon's process group
     supervise_daemon_args: List[str] = field(default_factory=list)
     has_healthcheck: bool = False     # the script defines healthcheck()
@@ -165,6 +172,13 @@ def from_variables(service, script, variables, args, functions=(), sd_args=None)
         except ValueError:
             raise UserError("secbits: invalid value '%s' (expected a number, e.g. 0x2f)" % v["secbits"])
         m.secbits = text
+    if _opt(v, "SSD_NICELEVEL"):
+        m.nicelevel = convert.integer("SSD_NICELEVEL", v["SSD_NICELEVEL"], -20, 19)
+    if _opt(v, "SSD_IONICELEVEL"):
+        convert.ionice("SSD_IONICELEVEL", v["SSD_IONICELEVEL"])
+        m.ionice = v["SSD_IONICELEVEL"].strip()
+    if _opt(v, "SSD_OOM_SCORE_ADJ"):
+        m.oom_score_adj = convert.integer("SSD_OOM_SCORE_ADJ", v["SSD_OOM_SCORE_ADJ"], -1000, 1000)
     m.no_new_privs = bool(_opt(v, "no_new_privs")) and convert.yesno("no_new_privs", v["no_new_privs"])
     # OpenRC passes --stop-group whenever stopgroup is set, whatever its value.
     m.stop_group = "stopgroup" in v

@@ -64,6 +64,11 @@ TABLE = [
     ("--capabilities", _attr("capabilities"), True),
     ("--secbits", _attr("secbits"), True),
     ("--no-new-privs", lambda m: FLAG if m.no_new_privs else None, True),
+    # From SSD_* in conf.d: supervise-daemon reads them from its
+    # environment, openrc-sv-exec (runit, monit) only from its options.
+    ("--nicelevel", _attr("nicelevel"), True),
+    ("--ionice", _attr("ionice"), True),
+    ("--oom-score-adj", _attr("oom_score_adj"), True),
     ("--stop-group", lambda m: FLAG if m.stop_group else None, False),
 ]
 
@@ -78,7 +83,8 @@ VARIABLES = {
     "--healthcheck-timer": "healthcheck_timer", "--healthcheck-timeout": "healthcheck_timeout",
     "--user": "command_user", "--umask": "umask", "--notify": "notify",
     "--capabilities": "capabilities", "--secbits": "secbits", "--no-new-privs": "no_new_privs",
-    "--stop-group": "stopgroup",
+    "--stop-group": "stopgroup", "--nicelevel": "SSD_NICELEVEL",
+    "--ionice": "SSD_IONICELEVEL", "--oom-score-adj": "SSD_OOM_SCORE_ADJ",
 }
 _OPTION_AT_START = re.compile(r"(^|: )(--[a-z-]+)(?=: )")
 

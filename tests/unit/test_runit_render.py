@@ -250,7 +250,7 @@ def test_run_fails_with_111_and_reports_why_when_the_directory_is_missing(tmp_pa
     r = run_script(tmp_path, run)
     assert r.returncode == 111
     assert (svdir / "state" / "exec-error").read_text() == \
-        "unable to chdir '%s': No such file or directory\n" % (tmp_path / "nowhere")
+        "--chdir: unable to chdir '%s': No such file or directory\n" % (tmp_path / "nowhere")
 
 
 def test_run_writes_child_pid_and_keeps_stdout_and_stderr_apart(tmp_path):

@@ -15,6 +15,7 @@ from ...errors import UserError
 from .. import files as _files
 from ..base import Backend, RenderedFile, Status
 from ..model import resolve_command
+from ..options import in_variables
 from . import procscan, supervise
 from .layout import MARKER, layout as _layout, scandir_candidates
 from .render import (Tools, child_pid_path, has_watcher, log_target, refuse_unsupported,
@@ -253,8 +254,8 @@ class RunitBackend(Backend):
             last = _read(os.path.join(lay.state, "last_exit")) or "exited"
             why = _read(os.path.join(lay.state, "exec-error"))
             if why:
-                raise UserError("%s: the daemon could not be started (%s): %s"
-                                % (self.model.service, last, why.splitlines()[0]))
+                # openrc-sv-exec names options; the user wrote variables.
+                raise UserError(in_variables(why.splitlines()[0]))
             logdir, logger = log_target(self.model)
             where = ("in %s" % logdir) if logdir else "in its log" if logger \
                 else "on runsvdir's standard error"
