@@ -92,9 +92,11 @@ def col(request, sandbox):
 
 def test_exported_env_user_umask_and_directory(col):
     d = I.statedir("svc")
-    col.install("svc", conf="export MATRIX_VAR='a b  c'\n", command_user="nobody",
-                umask="027", directory=d)
+    col.install("svc", conf="export MATRIX_VAR='a b  c'\nexport SSD_NICELEVEL=5\n",
+                command_user="nobody", umask="027", directory=d)
     pid = col.start("svc")
+    stat = col.sb.read("/proc/%d/stat" % pid)
+    assert int(stat.rsplit(")", 1)[1].split()[16]) == 5, "%s: SSD_NICELEVEL" % col.name
     env = I.environ(col.sb, "svc", pid)
     assert env.get("MATRIX_VAR") == "a b  c"
     assert (env.get("USER"), env.get("HOME")) == ("nobody", "/nonexistent")
