@@ -282,21 +282,14 @@ class MonitBackend(Backend):
                     _unlink(self._state(n))
 
     def _interrupt_start(self):
-        """A stop wins over a start waiting out respawn_delay: flag the stop
-        (the launcher starts nothing once it sees it) and end the wait."""
-        if not os.path.isdir(self.state_dir):
-            return
-        from ... import procinfo
-        from ...rcstate import write_atomic
-        write_atomic(self._state("stopping"), "", 0o600)
-        ident = (_read_text(self._state("starting")) or "").strip()
-        if procinfo.same_process(ident):
-            try:
-                os.kill(int(ident.split(":")[0]), 15)
-            except OSError:
-                pass
-            self._wait(lambda: not procinfo.same_process(ident), 5.0,
-                       "the start waiting out respawn_delay to end")
+        """A stop wins over a respawn waiting out respawn_delay: flag the
+        stop, so that the launcher starts nothing any more.  The starter
+        waiting out the delay is left to monit's stop program (monit
+        watches its pid: killed now, before monit has seen it run, monit
+        would wait its whole start timeout before it stops anything)."""
+        if os.path.isdir(self.state_dir):
+            from ...rcstate import write_atomic
+            write_atomic(self._state("stopping"), "", 0o600)
 
     def _clear_child_pid(self):
         from ...rcstate import ServiceState
@@ -337,7 +330,8 @@ class MonitBackend(Backend):
         if self.simple:
             # Whatever monit did, the daemon must be gone (also when monit
             # is down: the identity we recorded is enough to stop it).
-            from .launch import stop_daemon
+            from .launch import end_starter, stop_daemon
+            end_starter(self.state_dir)
             if not stop_daemon(self.state_dir, self.model.retry, self.model.stop_group):
                 errors.append("%s survived its stop schedule" % self.model.command)
         paths = [self.include_file]

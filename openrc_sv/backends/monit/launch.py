@@ -192,34 +192,67 @@ def _setup(l):
     return child.Setup(l.sd, libexecdir())
 
 
-class _Interrupted(Exception):
-    pass
-
-
-def _on_term(signum, frame):
-    raise _Interrupted()
-
-
-def _respawn_wait(l, n):
-    """Sleep respawn_delay (with supervise-daemon's linear step and cap)
-    before the nth respawn; a stop (SIGTERM from the backend) ends it."""
+def _respawn_delay_ms(l, n):
+    """respawn_delay before the nth respawn, with supervise-daemon's linear
+    step and cap."""
     o = l.sd
     delay = o.respawn_delay_ms + (o.respawn_delay_step_ms or 0) * n
     if o.respawn_delay_step_ms and o.respawn_delay_cap_ms and delay > o.respawn_delay_cap_ms:
         delay = o.respawn_delay_cap_ms
-    if not delay:
-        return
-    signal.signal(signal.SIGTERM, _on_term)
-    write_atomic(l.path("starting"), procinfo.identity(os.getpid()) + "\n", 0o600)
+    return delay
+
+
+def _start_later(l, starts, delay_ms):
+    """Wait out respawn_delay in a detached starter, so that monit (which
+    blocks on its start program, and then waits for the pid it watches)
+    is free meanwhile: a stop is then acted on at once.  monit watches the
+    starter's pid until the daemon's replaces it; the starter is known as
+    `starting` (its identity), never as the daemon: signal and reload do
+    not reach it, stop ends it (SIGTERM)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                     # pragma: no cover (child)
+        code = 1
+        try:
+            os.close(w)
+            os.read(r, 1)               # until the parent has recorded us
+            os.close(r)
+            os.setsid()
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):        # monit reads its program's output to EOF
+                os.dup2(null, fd)
+            os.close(null)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            # monit starts its programs with every signal blocked.
+            signal.pthread_sigmask(signal.SIG_SETMASK, set())
+            time.sleep(delay_ms / 1000.0)
+            # A stop from here on waits for the short rest of the start.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+            if not os.path.exists(l.path("stopping")):
+                _spawn(l, starts)
+                code = 0
+        except BaseException:
+            pass
+        finally:
+            os._exit(code)
+    os.close(r)
     try:
-        if os.path.exists(l.path("stopping")):
-            raise _Interrupted()
-        time.sleep(delay / 1000.0)
+        ident = procinfo.identity(pid) or "%d:0" % pid
+        write_atomic(l.path("starting"), ident + "\n", 0o600)
+        write_atomic(l.path("pid"), "%d\n" % pid, 0o600)
     finally:
-        # From here on a stop waits for us: the start is short.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _unlink(l.path("starting"))
+        os.close(w)
+    return 0
+
+
+def end_starter(state):
+    """Stop a starter waiting out respawn_delay, if one is."""
+    ident = (_read_text(os.path.join(state, "starting")) or "").strip()
+    if procinfo.same_process(ident):
+        from ...stopper import run_blocking
+        run_blocking([("signal", signal.SIGTERM), ("timeout", 10000)], int(ident.split(":")[0]),
+                     lambda: procinfo.same_process(ident))
+    _unlink(os.path.join(state, "starting"))
 
 
 def _deaths_in_window(l):
@@ -252,12 +285,20 @@ def _give_up(l, n):
         st.mark("failed")
     except OSError:
         pass
-    # monit stops watching (it would run us again every cycle).
-    from .ctl import Monit
-    try:
-        Monit(l.own.get("monit") or "monit", l.own.get("monit-conf")).action("unmonitor", l.svc)
-    except UserError:
-        pass
+    # monit stops watching (it would run us again every cycle).  Asked
+    # from a detached child: monit answers its command line only once
+    # this start program has returned.
+    if os.fork() == 0:                               # pragma: no cover (child)
+        try:
+            os.setsid()
+            null = os.open("/dev/null", os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            conf = l.own.get("monit-conf")
+            cmd = l.own.get("monit") or "monit"
+            os.execvp(cmd, [cmd] + (["-c", conf] if conf else []) + ["-B", "unmonitor", l.svc])
+        finally:
+            os._exit(0)
     return msg
 
 
@@ -286,15 +327,26 @@ def start(l):
         # Our daemon still runs (monit lost sight of it): no second copy.
         _write_pidfiles(l, int(ident.split(":")[0]))
         return 0
+    starting = (_read_text(l.path("starting")) or "").strip()
+    if procinfo.same_process(starting):
+        # A respawn is waiting out respawn_delay: monit lost its pid.
+        write_atomic(l.path("pid"), starting.split(":")[0] + "\n", 0o600)
+        return 0
     starts = _read_int(l.path("starts")) or 0
     if starts:
         n = _deaths_in_window(l)
         if l.sd.respawn_max and n > l.sd.respawn_max:
             raise UserError(_give_up(l, n))
-        try:
-            _respawn_wait(l, n)
-        except _Interrupted:
-            raise UserError("stopped during respawn_delay")
+        delay = _respawn_delay_ms(l, n)
+        if delay:
+            return _start_later(l, starts, delay)
+    _spawn(l, starts)
+    return 0
+
+
+def _spawn(l, starts):
+    """Start the daemon and record it; UserError (also in last-error) if
+    it cannot be done, with nothing left running."""
     try:
         if not l.sd.exec:
             raise UserError("no command to run")
@@ -315,8 +367,8 @@ def start(l):
         _fail(l, error)
     write_atomic(l.path("starts"), "%d\n" % (starts + 1), 0o600)
     _unlink(l.path("last-error"))
+    _unlink(l.path("starting"))
     _set_child_pid(l, pid)
-    return 0
 
 
 # -- stop ------------------------------------------------------------------
@@ -336,6 +388,7 @@ def stop_daemon(state, steps, group=False):
 
 
 def stop(l):
+    end_starter(l.state)
     pid = daemon_pid(l.state)
     if not stop_daemon(l.state, l.sd.stop_schedule(), l.sd.stop_group):
         raise UserError("the daemon (pid %s) survived the stop schedule %s"
