@@ -34,7 +34,15 @@ script the checks run, see render.py and launch.py), checks it with
 (monit starts a process check as it loads it; a native one is also asked
 with `monit start`); a start that fails leaves nothing behind.  `stop` asks monit to
 stop the service, removes the files and reloads monit.  `status` asks
-monit; `signal`/`reload` signal the daemon's pid (monit has no verb for it).
+monit; `signal`/`reload` signal the daemon (monit has no verb for it).
+
+The daemon of a simple service is only ever the process the launcher
+started, known by the identity (pid and start time) it recorded in
+$monit_run_dir/SVC (root's, mode 0700): signal, reload, stop and the
+health check act on that identity and never on a pid read from a file
+(pidfile= is written for compatibility, never read).  The launcher keeps
+`$RC_SVCDIR/options/SVC/child_pid` up to date and, when respawn_max is
+reached, leaves OpenRC's state as supervise-daemon does (stopped, failed).
 """
 
 import os

@@ -276,8 +276,9 @@ def _give_up(l, n):
     o = l.sd
     within = convert.format_ms(o.respawn_period_ms) if o.respawn_period_ms else "its lifetime"
     msg = "respawned \"%s\" too many times (%d in %s), giving up" % (o.exec, n, within)
-    write_atomic(l.path("gave-up"), msg + "\n", 0o600)
     # What supervise-daemon leaves when it gives up: stopped, failed.
+    # OpenRC's state first: `rc-service status` must never see a started
+    # service whose backend already says failed.
     st = _rc(l)
     try:
         st.set("child_pid", None)
@@ -285,6 +286,7 @@ def _give_up(l, n):
         st.mark("failed")
     except OSError:
         pass
+    write_atomic(l.path("gave-up"), msg + "\n", 0o600)
     # monit stops watching (it would run us again every cycle).  Asked
     # from a detached child: monit answers its command line only once
     # this start program has returned.
