@@ -32,6 +32,11 @@ COLUMNS = ["c", "dropin", "native", "runit", "monit"]
 REFUSED = {
     ("hung_check_is_killed_with_its_children", "c"):
         "OpenRC's C supervisor has no health-check timeout: a hung check hangs it",
+    ("capabilities_and_no_new_privs", "c"):
+        "OpenRC 0.45's supervise-daemon.sh passes neither capabilities nor no_new_privs",
+    ("capabilities_and_no_new_privs", "dropin"):
+        "under supervisor=supervise-daemon, OpenRC 0.45's script passes neither "
+        "(test_dropin_process_attrs covers the options themselves)",
 }
 
 
@@ -231,4 +236,23 @@ healthcheck() { [ -e %(d)s/hang ] || return 0; sleep 1000 & echo $! >> %(d)s/che
     assert kids
     wait_for(lambda: not any(col.sb.alive(k) for k in kids), 20,
              what="%s: the hung check's children to be killed" % col.name)
+    col.stop("svc")
+
+
+def _status_field(sb, pid, name):
+    for line in sb.read("/proc/%d/status" % pid).splitlines():
+        if line.startswith(name + ":"):
+            return line.split()[1]
+    return None
+
+
+def test_capabilities_and_no_new_privs(col):
+    col.install("svc", command_user="nobody", capabilities="^cap_net_bind_service",
+                no_new_privs="yes")
+    pid = col.start("svc")
+    bind = 1 << 10      # CAP_NET_BIND_SERVICE
+    assert int(_status_field(col.sb, pid, "CapAmb"), 16) == bind, col.name
+    assert int(_status_field(col.sb, pid, "CapEff"), 16) == bind, col.name
+    assert _status_field(col.sb, pid, "NoNewPrivs") == "1", col.name
+    assert I.ids(col.sb, "svc", pid)[0] == 65534
     col.stop("svc")
