@@ -33,10 +33,12 @@ REFUSED = {
     ("hung_check_is_killed_with_its_children", "c"):
         "OpenRC's C supervisor has no health-check timeout: a hung check hangs it",
     ("capabilities_and_no_new_privs", "c"):
-        "OpenRC 0.45's supervise-daemon.sh passes neither capabilities nor no_new_privs",
-    ("capabilities_and_no_new_privs", "dropin"):
-        "under supervisor=supervise-daemon, OpenRC 0.45's script passes neither "
-        "(test_dropin_process_attrs covers the options themselves)",
+        "Debian's OpenRC 0.45 is built without capabilities support (and its C binary "
+        "refuses the --no_new_privs its own script passes)",
+    ("stopgroup_stops_what_the_daemon_started", "c"):
+        "OpenRC 0.45's supervise-daemon.sh does not pass stopgroup",
+    ("stopgroup_stops_what_the_daemon_started", "dropin"):
+        "OpenRC 0.45's supervise-daemon.sh does not pass stopgroup",
 }
 
 
@@ -256,3 +258,16 @@ def test_capabilities_and_no_new_privs(col):
     assert _status_field(col.sb, pid, "NoNewPrivs") == "1", col.name
     assert I.ids(col.sb, "svc", pid)[0] == 65534
     col.stop("svc")
+
+
+def test_stopgroup_stops_what_the_daemon_started(col):
+    d = I.statedir("svc")
+    col.install("svc", command="/bin/sh", stopgroup="yes", command_args=(
+        "-c 'sleep 1000 & echo $! > %s/kid; exec %s %s'" % (d, I.DAEMON, d)))
+    pid = col.start("svc")
+    kid = wait_for(lambda: (col.sb.read(d + "/kid") or "").strip(), 20, what="the daemon's child")
+    assert col.sb.alive(int(kid))
+    col.stop("svc")
+    wait_for(lambda: not col.sb.alive(int(kid)), 20,
+             what="%s: stopgroup to take the daemon's child %s down" % (col.name, kid))
+    assert not col.sb.alive(pid)
