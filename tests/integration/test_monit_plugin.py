@@ -15,19 +15,13 @@ import pytest
 
 import initscripts as I
 from sandbox import wait_for
-from test_monit_attacks import CONF, install, live_daemon
+from test_monit_attacks import CONF, MONITRC as BASE_MONITRC, install, live_daemon
 
 pytestmark = pytest.mark.integration
 
 TICKS = "/run/monit/ticks"
-MONITRC = """\
-set daemon 1
-set log /run/monit/monit.log
-set pidfile /run/monit/monit.pid
-set idfile /run/monit/monit.id
-set statefile /run/monit/monit.state
-set httpd unixsocket /run/monit/monit.sock allow openrc-sv:test-only
-include /run/openrc-monit/*.monitrc
+# The attack tests' monit, plus a program check that counts monit's cycles.
+MONITRC = BASE_MONITRC + """\
 check program tick with path /run/testbin/tick
   every 1 cycles
   if status != 0 then alert

@@ -52,6 +52,7 @@ from ...errors import UserError
 from ..base import Backend, Status
 from . import settings as settings_mod
 from .ctl import Monit
+from .launch import _read_text
 
 _POLL = 0.05
 
@@ -392,14 +393,6 @@ class MonitBackend(Backend):
             if time.monotonic() > deadline:
                 raise UserError("timed out after %gs waiting for %s" % (timeout, what))
             time.sleep(_POLL)
-
-
-def _read_text(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return None
 
 
 def _read_int(path):
