@@ -9,7 +9,8 @@ attacker's directory is unchanged afterwards.
 
 Each attack runs against our drop-in through rc-service (supervisor=
 supervise-daemon), against the plugin's native backend (supervisor=openrc-sv,
-sv_backend=native: the same supervisor, started by openrc-sv), and, where
+sv_backend=native: the same supervisor, started by openrc-sv), against the
+monit backend (its launcher opens the files through the same core), and, where
 OpenRC 0.45 has the option, against OpenRC's C supervise-daemon as the
 reference.
 
@@ -40,7 +41,9 @@ SECRET = "/run/victims/secret"         # exists: root 0600
 NOWHERE = "/etc/conf.d/ld.so.preload"  # does not exist; root-only directory
 AS_NOBODY = ("setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups")
 
-MODES = ["ours", "native", "c"]
+MODES = ["ours", "native", "monit", "c"]
+# runit's own attack tests (svlogd, the service directory, the same log and
+# input symlinks) are in test_runit_attacks.py.
 
 
 def world(sandbox, mode):
@@ -48,6 +51,9 @@ def world(sandbox, mode):
     if mode == "native":
         r = sb.run("openrc-sv", "setup", "--plugin")
         assert r.returncode == 0, r.stdout + r.stderr
+    elif mode == "monit":
+        from test_backends import world as backend_world
+        backend_world(sb, "monit")      # the plugin and a running monit
     I.install_programs(sb)
     sb.run("install", "-d", "-o", "nobody", "-g", "nogroup", "-m", "0755", ATTACK, check=True)
     sb.run("install", "-d", "-m", "0755", "/run/victims", check=True)
@@ -67,6 +73,8 @@ def install(sb, svc="svc", **variables):
     sb.run("mkdir", "-p", "-m", "0777", d, check=True)
     if sb.mode == "native":
         head = ["supervisor=openrc-sv", "sv_backend=native"]
+    elif sb.mode == "monit":
+        head = ["supervisor=openrc-sv", "sv_backend=monit", "monit_conf=/run/monit/monitrc"]
     else:
         head = ["supervisor=supervise-daemon"]
     lines = ["#!/sbin/openrc-run"] + head + [
@@ -199,12 +207,12 @@ def test_a_symlink_swapped_in_after_the_start_is_not_followed_on_reopen(sandbox,
 
 # -- 4. input_file: a symlink to a root-only file -------------------------------------------
 
-@pytest.mark.parametrize("mode", ["ours", "native"])   # OpenRC 0.45 has no input_file
+@pytest.mark.parametrize("mode", ["ours", "native", "monit"])   # OpenRC 0.45 has no input_file
 def test_input_file_cannot_hand_the_daemon_a_root_only_file(sandbox, mode):
     sb = world(sandbox, mode)
     stdin = ATTACK + "/in"
     attacker(sb, "ln", "-s", SECRET, stdin)
-    if mode == "native":
+    if mode in ("native", "monit"):
         install(sb, input_file=stdin)
     else:
         # supervise-daemon.sh 0.45 does not pass input_file (upstream's
@@ -220,7 +228,7 @@ def test_input_file_cannot_hand_the_daemon_a_root_only_file(sandbox, mode):
 # -- 5. output_log is a FIFO -------------------------------------------------------------------
 
 @pytest.mark.parametrize("reader", [False, True], ids=["no-reader", "reader"])
-@pytest.mark.parametrize("mode", ["ours", "native"])
+@pytest.mark.parametrize("mode", ["ours", "native", "monit"])
 def test_a_fifo_as_output_log_fails_the_start_at_once(sandbox, mode, reader):
     """A FIFO would block the daemon (or the supervisor) until a reader
     comes, and a reader the attacker controls would get the output."""
