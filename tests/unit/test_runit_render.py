@@ -502,7 +502,7 @@ def test_health_watcher_gets_the_healthcheck_timers(tmp_path):
         "-S", "-m",
         "openrc_sv.backends.runit.healthwatch", "--dir", "/srv/sv/svc",
         "--script", "/etc/init.d/svc", "--timer", "2000", "--delay", "1000",
-        "--timeout", "500", "--stop-timeout", "7000", "--unhealthy"]
+        "--timeout", "500", "--retry", "TERM/7sec/KILL/1sec", "--unhealthy"]
 
 
 def test_no_health_watcher_without_healthcheck_timer_or_function():
@@ -544,7 +544,7 @@ def test_a_hidden_healthcheck_is_recorded_once_and_the_watcher_stays_down(tmp_pa
     reader = os.open(str(control), os.O_RDONLY | os.O_NONBLOCK)
     try:
         opts = healthwatch.parse(["--dir", str(d), "--script", str(script), "--timer", "100",
-                                  "--delay", "0", "--timeout", "5000", "--stop-timeout", "1000",
+                                  "--delay", "0", "--timeout", "5000", "--retry", "TERM/1/KILL/1",
                                   "--unhealthy"])
         healthwatch.watch(opts)     # returns: checking stops
         assert os.read(reader, 10) == b"d", "its own runsv keeps it down"
@@ -572,7 +572,7 @@ def test_a_health_restart_asks_runsv_and_ends_when_that_daemon_is_gone(tmp_path,
         return True
     monkeypatch.setattr(supervise, "control", control)
     opts = healthwatch.parse(["--dir", str(tmp_path), "--script", str(script), "--timer", "1",
-                              "--delay", "1", "--timeout", "5000", "--stop-timeout", "5000",
+                              "--delay", "1", "--timeout", "5000", "--retry", "TERM/5/KILL/5",
                               "--unhealthy"])
     healthwatch.restart(opts, daemon.pid)
     assert sent == ["tcu"]

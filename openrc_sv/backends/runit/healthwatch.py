@@ -4,7 +4,7 @@ Run by runit itself, as the service SVC.health beside SVC, so that it is
 supervised like the daemon and stops with it:
 
     python -m openrc_sv.backends.runit.healthwatch --dir SVDIR --script RC_SERVICE
-        --timer MS --delay MS --timeout MS --stop-timeout MS [--unhealthy]
+        --timer MS --delay MS --timeout MS --retry SCHEDULE [--stop-group] [--unhealthy]
 
 It behaves like supervise-daemon's health check: the first check runs
 --delay after each (re)start of the daemon, the next ones every --timer.
@@ -12,9 +12,11 @@ A check is one healthrun.run() -- the same blocking run monit's checks
 use: `RC_SERVICE healthcheck` in its own process group, the group killed
 after it, a timeout of --timeout.  When it fails the watcher runs
 `RC_SERVICE unhealthy` once (with --unhealthy: the script defines it),
-then restarts the daemon through runsv with stopper.run_blocking (the one
-stop driver): `t` (the stop signal, via control/t when it is not TERM),
-and `k` if the same daemon still runs after --stop-timeout.  ./finish
+then restarts the daemon with the service's stop schedule (--retry, as
+supervise-daemon restarts an unhealthy daemon) through stopper.run_blocking
+(the one stop driver): the first signal through runsv (`t`: control/t's
+stop signal, which keeps the service wanted up), KILL through runsv (`k`),
+any other to the daemon (or with --stop-group its process group).  ./finish
 counts that restart as a respawn, as supervise-daemon does.  Each result
 goes to SVDIR/state/health: "ok|failing|hidden EPOCH DETAIL".
 
@@ -61,13 +63,21 @@ def restart(opts, pid):
     if ident is None:
         return
 
-    def send(signum):
-        # The stop signal through runsv (`t`: control/t or TERM, then
-        # CONT; `u` keeps it wanted up), KILL through runsv too.
-        supervise.control(opts.dir, "k" if signum == signal.SIGKILL else "tcu")
+    first = [True]
 
-    if not stopper.run_blocking([("signal", signal.SIGTERM), ("timeout", opts.stop_timeout)],
-                                pid, lambda: procinfo.same_process(ident), send=send):
+    def send(signum):
+        if signum == signal.SIGKILL:
+            supervise.control(opts.dir, "k")
+        elif first[0]:
+            # The stop signal through runsv (`t`: control/t or TERM, then
+            # CONT; `u` keeps it wanted up).
+            first[0] = False
+            supervise.control(opts.dir, "tcu")
+        elif procinfo.same_process(ident):
+            (os.killpg if opts.stop_group else os.kill)(pid, signum)
+
+    if not stopper.run_blocking(opts.schedule, pid, lambda: procinfo.same_process(ident),
+                                send=send):
         _say(opts, "daemon %d survived SIGKILL" % pid)
 
 
@@ -119,12 +129,14 @@ def watch(opts):
 
 
 class Options:
-    """--dir and --script (text), the four durations (ms), --unhealthy."""
-    TEXT = ("dir", "script")
-    MS = ("timer", "delay", "timeout", "stop_timeout")
+    """--dir, --script and --retry (text), the three durations (ms),
+    --stop-group and --unhealthy."""
+    TEXT = ("dir", "script", "retry")
+    MS = ("timer", "delay", "timeout")
 
     def __init__(self):
         self.unhealthy = False
+        self.stop_group = False
 
 
 def parse(argv):
@@ -135,8 +147,8 @@ def parse(argv):
     while words:
         word = words.pop(0)
         name = word[2:].replace("-", "_")
-        if word == "--unhealthy":
-            opts.unhealthy = True
+        if word in ("--unhealthy", "--stop-group"):
+            setattr(opts, name, True)
         elif word.startswith("--") and name in Options.TEXT + Options.MS and words:
             value = words.pop(0)
             setattr(opts, name, int(value) if name in Options.MS else value)
@@ -145,6 +157,12 @@ def parse(argv):
     missing = [n for n in Options.TEXT + Options.MS if not hasattr(opts, n)]
     if missing:
         raise SystemExit("openrc-sv-healthwatch: fatal: missing --%s" % missing[0].replace("_", "-"))
+    from ...convert import retry_schedule
+    from ...errors import UserError
+    try:
+        opts.schedule = retry_schedule("--retry", opts.retry)
+    except UserError as e:
+        raise SystemExit("openrc-sv-healthwatch: fatal: %s" % e)
     return opts
 
 

@@ -46,7 +46,7 @@ import signal
 import sys
 from dataclasses import dataclass
 
-from ...convert import format_ms
+from ...convert import format_ms, format_schedule
 from ...errors import UserError
 from .. import templating
 from ..base import RenderedFile
@@ -171,14 +171,6 @@ def log_run_argv(model, tools):
                      "/bin/sh", "-c", shell, "openrc-sv-log", *words)
 
 
-def stop_timeout_ms(model):
-    """The first wait of the stop schedule: how long a TERM gets."""
-    for kind, value in model.retry:
-        if kind == "timeout":
-            return value
-    return 5000
-
-
 def has_watcher(model):
     return bool(model.has_healthcheck and model.healthcheck_timer_ms)
 
@@ -193,7 +185,9 @@ def watcher_argv(model, layout, tools):
             "--timer", str(timer),
             "--delay", str(model.healthcheck_delay_ms or timer),
             "--timeout", str(model.healthcheck_timeout_ms or timer),
-            "--stop-timeout", str(stop_timeout_ms(model))]
+            "--retry", format_schedule(model.retry)]
+    if model.stop_group:
+        argv.append("--stop-group")
     if model.has_unhealthy:
         argv.append("--unhealthy")
     return argv
