@@ -61,6 +61,11 @@ class Setup:
     def _environment(self, assignments, libexecdir):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB_NAMES}
+        if "LC_CTYPE" in env and not _given_at_exec("LC_CTYPE"):
+            # Python itself set it (PEP 538: a C locale is coerced to
+            # C.UTF-8, even under -I): the daemon must not inherit our
+            # interpreter's choice.
+            del env["LC_CTYPE"]
         drop = (libexecdir + "/bin", libexecdir + "/sbin")
         if "PATH" in env:
             env["PATH"] = ":".join(p for p in env["PATH"].split(":") if p and p not in drop)
@@ -80,6 +85,16 @@ class Setup:
         for name, value in assignments:
             env[name] = value
         return env
+
+
+def _given_at_exec(name):
+    """Was `name` in the environment this process was started with?
+    /proc/self/environ holds it as exec() gave it, before any setenv()."""
+    try:
+        with open("/proc/self/environ", "rb") as f:
+            return any(item.startswith(name.encode() + b"=") for item in f.read().split(b"\0"))
+    except OSError:
+        return True     # cannot tell: keep it
 
 
 def _reset_signals():

@@ -84,3 +84,21 @@ def test_on_success_the_command_runs_with_its_words_and_the_report_stays_empty(t
     assert r.returncode == 0, r.stderr
     assert out.read_text() == "a b|w o\n"
     assert report.read_text() == ""
+
+
+def test_python_s_own_locale_coercion_does_not_reach_the_daemon(tmp_path):
+    """PEP 538 sets LC_CTYPE=C.UTF-8 in a C locale, even under -I: the
+    daemon gets the environment it was given, not our interpreter's."""
+    import subprocess
+    import sys
+    from openrc_sv.launcher import package_parent
+    exe = os.path.join(package_parent(), "openrc_sv", "data", "openrc-sv-exec")
+    out = tmp_path / "env"
+    for given, want in (({}, None), ({"LC_CTYPE": "C.UTF-8"}, "C.UTF-8")):
+        env = dict(given, PATH="/usr/bin:/bin")
+        r = subprocess.run([sys.executable, "-I", "-S", exe, "svc", "--stdout", str(out), "--",
+                            "/usr/bin/env"], env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        seen = dict(line.split("=", 1) for line in out.read_text().splitlines() if "=" in line)
+        assert seen.get("LC_CTYPE") == want
+        out.unlink()
