@@ -101,8 +101,8 @@ def test_output_log_symlinks_planted_by_the_user_reach_no_root_file(rt):
                        "error_log": "/run/log/svc/err.log"})
     r = rt.drive("svc", "start")
     assert r.returncode == 1
-    assert r.stderr == "svc: the daemon could not be started (exit 111): --stdout: cannot " \
-        "open '/run/log/svc/out.log' as the daemon's user: Permission denied\n"
+    assert r.stderr == "output_log: cannot open '/run/log/svc/out.log' as the daemon's user: " \
+        "Permission denied\n"
     assert snapshot(rt, VICTIM) == before, "not appended to, nothing created"
     assert rt.leftovers("svc") == ([], []) and rt.starts("svc") == []
 
@@ -114,8 +114,8 @@ def test_input_file_symlink_to_a_root_only_file_is_not_read(rt):
     rt.install("svc", {"command_user": "nobody", "input_file": "/run/lib/svc/in"})
     r = rt.drive("svc", "start")
     assert r.returncode == 1
-    assert r.stderr == "svc: the daemon could not be started (exit 111): --stdin: cannot " \
-        "open '/run/lib/svc/in' as the daemon's user: Permission denied\n"
+    assert r.stderr == "input_file: cannot open '/run/lib/svc/in' as the daemon's user: " \
+        "Permission denied\n"
     assert rt.starts("svc") == [], "the daemon never ran with it"
     assert snapshot(rt, VICTIM) == before
     assert rt.leftovers("svc") == ([], [])

@@ -356,9 +356,8 @@ def test_daemon_that_cannot_start_fails_the_start_and_leaves_nothing(rt):
     rt.install("svc", {"directory": "/nonexistent"})
     r = rt.drive("svc", "start")
     assert r.returncode == 1
-    # openrc-sv-exec's report (state/exec-error) says why.
-    assert r.stderr == "svc: the daemon could not be started (exit 111): " \
-                       "unable to chdir '/nonexistent': No such file or directory\n"
+    # openrc-sv-exec's report (state/exec-error) says why, naming the variable.
+    assert r.stderr == "directory: unable to chdir '/nonexistent': No such file or directory\n"
     assert rt.leftovers("svc") == ([], [])
 
 
