@@ -208,7 +208,14 @@ _openrc_sv_status()
 			0) einfo "status: started"; return 0 ;;
 			8) ewarn "status: starting"; return 8 ;;
 			64) eerror "status: unsupervised"; return 64 ;;
-			3|32) eerror "status: crashed"; return 32 ;;
+			3|32)
+				# A backend that gives up marks the service stopped
+				# (and failed) itself: if it did so since we looked,
+				# the service is stopped, not crashed.
+				if service_started; then
+					eerror "status: crashed"; return 32
+				fi
+				einfo "status: stopped"; return 3 ;;
 			*) return 1 ;;   # openrc-sv has printed why
 		esac
 	else
