@@ -2,9 +2,12 @@
 
 The attacker is `nobody` (setpriv), as in test_runit_attacks.py and
 test_monit_attacks.py, and works only in directories it owns.  Real
-runsvdir/runsv and a real monit run in the sandbox.  A hole that is still
-open is an xfail(strict=True) test that carries out the attack and shows
-what root did for the attacker; a defence that holds is a plain test.
+runsvdir/runsv and a real monit run in the sandbox.  Five of these were
+holes when written (runit_svdir_root, runit_scandir, monit_run_dir and
+monit_include_dir not required to be root-only; svlogd as root through
+command_user=root; monit_type=native signalling the pid of a pidfile the
+user rewrote); now each start is refused or each signal withheld
+(openrc_sv/trust.py, MonitBackend._check_native_pid).
 
 Victims: a root process that records every signal it can catch, and root's
 files under /run/victim.
@@ -142,10 +145,6 @@ def msb(sandbox):
 
 # -- runit: runit_svdir_root in a directory the daemon's user owns --------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runit: runit_svdir_root is not required to be root-only; a forged .openrc-sv marker "
-    "and supervise/status in the user's directory make start's teardown signal any process "
-    "(backend.py _dir_ours/_daemon/_stop_daemon)"))
 def test_runit_forged_service_dir_in_a_user_svdir_root_gets_no_process_signalled(rt):
     """The admin points runit_svdir_root at a directory the daemon's user
     owns.  Before the start, the user plants SVC/ there with our marker, a
@@ -174,9 +173,6 @@ def test_runit_forged_service_dir_in_a_user_svdir_root_gets_no_process_signalled
         rt.drive("svc", "stop")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runit: runit_svdir_root is not required to be root-only; the daemon's user renames "
-    "root's service directory and runsvdir runs the user's ./run as root (layout.py/backend.py)"))
 def test_runit_service_dir_swapped_in_a_user_svdir_root_runs_nothing_as_root(rt):
     """After a good start, the user renames root's SVC/ (allowed: the parent
     is the user's) and creates its own SVC/run.  The scan directory's link
@@ -199,10 +195,6 @@ def test_runit_service_dir_swapped_in_a_user_svdir_root_runs_nothing_as_root(rt)
     assert who.strip() != "0", "root ran the daemon user's ./run"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runit: _check_logdir skips the root-only check whenever command_user is set, so "
-    "command_user=root runs svlogd as root in a directory another user owns (its "
-    "config's !processor runs as root)"))
 def test_runit_root_svlogd_via_command_user_root_is_refused_in_a_user_logdir(rt):
     sb = rt.sb
     owned_dir(sb, "/run/log/svc")
@@ -226,10 +218,6 @@ def test_runit_root_svlogd_via_command_user_root_is_refused_in_a_user_logdir(rt)
 
 # -- monit: monit_run_dir in a directory the daemon's user owns ------------------------
 
-@pytest.mark.xfail(strict=True, reason=(
-    "monit: _private_dir checks $monit_run_dir/SVC itself but not its parents; the daemon's "
-    "user renames it and plants `control` (run by monit as root) and `ident` (stopped by "
-    "root)"))
 def test_monit_private_dir_in_a_user_run_dir_runs_and_signals_nothing_for_the_user(msb):
     sb = msb
     owned_dir(sb)
@@ -267,10 +255,6 @@ check process nat with pidfile %(d)s/nat.pid
 """ % {"d": OWNED}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "monit_type=native: signal()/reload send root's signal to the pid monit reports, read "
-    "from the administrator's pidfile, which the daemon's user may rewrite "
-    "(monit/__init__.py signal/_daemon_pid)"))
 def test_monit_native_signal_does_not_follow_a_forged_pidfile(msb):
     """The administrator's own check keeps its pidfile in the daemon's
     directory, as is common.  The daemon's user writes a root process's pid

@@ -104,8 +104,19 @@ class MonitBackend(Backend):
         from .render import render
         return render(self.model, self.settings, cycle, self.environ)
 
+    def _check_trusted_dirs(self):
+        """monit runs, as root, the control script in monit_run_dir and
+        what monit_include_dir holds; the daemon's identity is kept in the
+        former.  Only root may be able to change either, or what is above."""
+        from ... import trust
+        trust.require_root_only("monit_run_dir", self.settings.run_dir,
+                                "monit runs the control script there as root")
+        trust.require_root_only("monit_include_dir", self.settings.include_dir,
+                                "monit loads the checks there as root")
+
     def start(self):
         s = self.settings
+        self._check_trusted_dirs()
         if self.simple:
             from ..model import resolve_command
             resolve_command(self.model)      # "not found" is an error, not a respawn loop
@@ -207,7 +218,30 @@ class MonitBackend(Backend):
         pid = self._daemon_pid(None if self.simple else self.monit.status(self.settings.name))
         if not pid:
             raise UserError("%s is not running: no signal sent" % self.model.service)
+        if not self.simple:
+            self._check_native_pid(pid)
         os.kill(pid, signum)
+
+    def _check_native_pid(self, pid):
+        """monit_type=native: the pid is monit's, read from the
+        administrator's pidfile, which may sit where the daemon's user can
+        rewrite it.  Signal it only if it is what this service runs: the
+        command, as command_user (root without one)."""
+        from ... import procinfo
+        want_uid = self.model.uid if self.model.uid is not None else 0
+        try:
+            uid = os.stat("/proc/%d" % pid).st_uid
+            exe = os.path.realpath("/proc/%d/exe" % pid)
+        except OSError:
+            uid, exe = None, None
+        argv0 = (procinfo.cmdline(pid) or [""])[0]
+        command = self.model.command
+        names = {os.path.basename(command), os.path.basename(os.path.realpath(command))}
+        if uid != want_uid or not ({os.path.basename(exe or ""), os.path.basename(argv0)} & names):
+            raise UserError("monit_type=native: monit names pid %d for %s, which is not %s "
+                            "running as uid %d; no signal sent (a pidfile the daemon's user "
+                            "can write is not proof; monit_type=simple tracks the process "
+                            "itself)" % (pid, self.settings.name, command, want_uid))
 
     # -- helpers -----------------------------------------------------------------
     def _daemon_pid(self, info):
@@ -300,6 +334,28 @@ class MonitBackend(Backend):
             from ...rcstate import write_atomic
             write_atomic(self._state("stopping"), "", 0o600)
 
+    def _remove_pidfile(self, pid):
+        """Remove pidfile= only if it is the one the launcher wrote (root's,
+        holding our daemon's pid) or a link the daemon's user planted.  The path may run through a directory the
+        daemon's user controls, and then name any file."""
+        import stat
+        from ... import procinfo
+        path = self.model.pidfile
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return
+        ours = stat.S_ISREG(st.st_mode) and st.st_uid == 0 and pid.isdigit() \
+            and procinfo.read_pidfile(path) == int(pid)
+        # A link the daemon's user put in its place goes too (unlink never
+        # follows it); anything else stays.
+        planted = stat.S_ISLNK(st.st_mode) and self.model.uid and st.st_uid == self.model.uid
+        if ours or planted:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
     def _clear_child_pid(self):
         from ...rcstate import ServiceState
         try:
@@ -319,7 +375,10 @@ class MonitBackend(Backend):
         """Stop through monit, make sure the daemon is gone, remove every
         file we wrote and reload monit, so that it forgets the service."""
         s = self.settings
+        self._check_trusted_dirs()
         errors, down = [], None
+        # The pid pidfile= should hold, if it is ours: see _remove_pidfile.
+        ours = (_read_text(self._state("ident")) or "").split(":")[0] if self.simple else ""
         if self.simple:
             self._interrupt_start()
         try:
@@ -346,10 +405,10 @@ class MonitBackend(Backend):
         paths = [self.include_file]
         if self.simple:
             paths += [self._state(n) for n in self._STATE_FILES]
-            if self.model.pidfile:
-                paths.append(self.model.pidfile)
         from .. import files
         files.remove(paths)
+        if self.simple and self.model.pidfile:
+            self._remove_pidfile(ours)
         if self.simple:
             try:
                 os.rmdir(self.state_dir)

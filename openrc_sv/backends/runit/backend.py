@@ -6,10 +6,9 @@ The package's __init__ describes the design and what runit cannot do.
 import os
 import shutil
 import signal as _signal
-import stat
 import time
 
-from ... import procinfo, stopper
+from ... import procinfo, trust, stopper
 from ...convert import format_schedule, retry_schedule, signal_name
 from ...errors import UserError
 from .. import files as _files
@@ -56,26 +55,6 @@ def _read(path):
         return None
 
 
-def _components(path):
-    """(/a, False), (/a/b, False) ... (path, True)."""
-    parts = [p for p in path.split("/") if p]
-    return [("/" + "/".join(parts[:i + 1]), i == len(parts) - 1) for i in range(len(parts))]
-
-
-def _root_only(path, last):
-    """Can only root change path?  A symlink must be root's, a directory
-    root's and not writable by group or others (an ancestor may be a
-    sticky one, such as /tmp)."""
-    try:
-        lst = os.lstat(path)
-        st = os.stat(path)
-    except OSError:
-        return False
-    if lst.st_uid != 0 or st.st_uid != 0 or not stat.S_ISDIR(st.st_mode):
-        return False
-    return not st.st_mode & 0o022 or (not last and bool(st.st_mode & stat.S_ISVTX))
-
-
 class RunitBackend(Backend):
     name = "runit"
 
@@ -94,6 +73,7 @@ class RunitBackend(Backend):
     def start(self):
         lay = self.layout
         refuse_unsupported(self.model)
+        self._check_trusted_dirs()
         self._check_dir_ours()
         resolve_command(self.model)
         self._check_logdir()
@@ -130,27 +110,34 @@ class RunitBackend(Backend):
 
     def _check_logdir(self):
         """svlogd runs as command_user; as root only in a directory no
-        other user can write (else it could plant a `config` whose
+        other user can change (else it could plant a `config` whose
         !processor root would run, or a `current` symlink root would
         write through)."""
         logdir, _ = log_target(self.model)
         if logdir is None:
             return
-        if self.model.user:
+        if self.model.user and self.model.uid != 0:
             if not os.path.isdir(logdir):
                 raise UserError("runit_logdir: %s does not exist; create it for command_user "
                                 "(checkpath -d -o %s %s)" % (logdir, self.model.user, logdir))
             return
-        for path, last in _components(logdir):
-            try:
-                os.stat(path)
-            except FileNotFoundError:
-                os.mkdir(path, 0o755)
-            if not _root_only(path, last) or not _root_only(os.path.realpath(path), last):
-                raise UserError("runit_logdir: %s: svlogd would run as root in a directory "
-                                "another user can change (%s); set command_user or use a "
-                                "root-owned directory not writable by group or others"
-                                % (logdir, path))
+        part = trust.untrusted_part(logdir)
+        if part is not None:
+            raise UserError("runit_logdir: %s: svlogd would run as root in a directory "
+                            "another user can change (%s); set command_user or use a "
+                            "root-owned directory not writable by group or others"
+                            % (logdir, part))
+        os.makedirs(logdir, 0o755, exist_ok=True)
+
+    def _check_trusted_dirs(self):
+        """runsv runs ./run from the service directory as root: only root
+        may be able to change it, or the directories above it."""
+        if self.model.extra.get("runit_svdir_root"):
+            trust.require_root_only("runit_svdir_root", self.layout.root,
+                                    "runsv runs the scripts there as root")
+        var, dirs = scandir_candidates(self.model, self.environ)
+        if var:
+            trust.require_root_only(var, dirs[0], "runsvdir runs what is linked there as root")
 
     def _watched_scandir(self):
         var, candidates = scandir_candidates(self.model, self.environ)
@@ -275,6 +262,9 @@ class RunitBackend(Backend):
 
     # stop --------------------------------------------------------------------
     def stop(self):
+        # What is in a directory another user can change may be forged
+        # (our marker, runsv's status naming some process): touch nothing.
+        self._check_trusted_dirs()
         self._teardown(force=False)
 
     def _teardown(self, force):
