@@ -30,18 +30,9 @@ pytestmark = pytest.mark.integration
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, "_drive_backend.py")
-AS_NOBODY = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
 OWNED = "/run/owned"            # the daemon user's own directory
-VICTIM_DIR = "/run/victim"
-# A root process the attacker would like to see signalled: it records every
-# signal it can catch, one line each.
-VICTIM = r"""
-echo $$ > %(d)s/pid
-for s in HUP INT QUIT USR1 USR2 TERM; do
-    trap "echo $s >> %(d)s/signals" $s
-done
-while :; do sleep 0.1 & wait $!; done
-""" % {"d": VICTIM_DIR}
+# The root process the attacker would like to see signalled, and where it is.
+from test_monit_attacks import AS_NOBODY, VICTIM, VICTIM_DIR  # noqa: E402
 # runit's TAI64 label for UNIX time (supervise.py).
 TAI_UNIX = 4611686018427387914
 
