@@ -171,3 +171,31 @@ def test_bad_value_is_one_line_and_leaves_nothing(worlds, backend, index):
              what="nothing left for %s=%r: %s" % (var, value, _leftovers(sb, svc)))
     if backend == "monit":
         assert not _monit_knows(sb, svc)
+
+
+# -- a full file system where the backend writes its files ----------------------------
+
+FULL = {"runit": "/run/openrc/openrc-sv", "monit": "/run/openrc-sv"}
+
+
+@pytest.mark.parametrize("backend", sorted(FULL))
+def test_a_full_file_system_is_one_line_and_leaves_nothing(sandbox, backend):
+    sb = sandbox("ours")
+    world(sb, backend)
+    where = FULL[backend]
+    sb.run("mkdir", "-p", where, check=True)
+    sb.run("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", where, check=True)
+    sb.run("sh", "-c", "dd if=/dev/zero of=%s/filler bs=4k 2>/dev/null; true" % where)
+    _install(sb, backend, "full", "name", "full", None)
+    r = sb.rc("full", "start")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "Traceback" not in out, out
+    assert [line for line in out.splitlines() if "No space left on device" in line], out
+    wait_for(lambda: not _leftovers(sb, "full"), 15,
+             what="nothing left: %s" % _leftovers(sb, "full"))
+    # At most the backend's own (empty) top directory beside the filler.
+    assert set(sb.listdir(where)) <= {"filler", backend}, sb.listdir(where)
+    assert sb.listdir("%s/%s" % (where, backend)) == []
+    if backend == "monit":
+        assert not _monit_knows(sb, "full")

@@ -187,8 +187,15 @@ class RunitBackend(Backend):
         except FileExistsError:
             raise UserError("runit_svdir_root: %s appeared while starting; not using it"
                             % lay.dir)
-        _files.write([RenderedFile(os.path.join(lay.dir, MARKER),
-                                   "created by openrc-sv for %s\n" % self.model.service, 0o644)])
+        try:
+            _files.write([RenderedFile(os.path.join(lay.dir, MARKER),
+                                       "created by openrc-sv for %s\n" % self.model.service,
+                                       0o644)])
+        except BaseException:
+            # Made by the mkdir above, but not marked yet (a full disk):
+            # ours all the same, and nothing may be left.
+            shutil.rmtree(lay.dir, ignore_errors=True)
+            raise
         os.makedirs(lay.state, 0o700, exist_ok=True)
         # openrc-sv-exec writes the daemon's pid into options/SVC/child_pid.
         os.makedirs(os.path.dirname(child_pid_path(self.model, self.environ)), 0o755,
