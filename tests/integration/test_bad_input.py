@@ -191,7 +191,9 @@ def test_a_full_file_system_is_one_line_and_leaves_nothing(sandbox, backend):
     out = r.stdout + r.stderr
     assert r.returncode != 0, out
     assert "Traceback" not in out, out
-    assert [line for line in out.splitlines() if "No space left on device" in line], out
+    # One line, naming the file that could not be written.
+    assert [line for line in out.splitlines()
+            if "No space left on device" in line and where in line], out
     wait_for(lambda: not _leftovers(sb, "full"), 15,
              what="nothing left: %s" % _leftovers(sb, "full"))
     # At most the backend's own (empty) top directory beside the filler.
