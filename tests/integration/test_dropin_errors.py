@@ -133,3 +133,17 @@ def test_missing_rc_svcname_is_refused_with_nothing_started(sandbox):
         "(or set RC_SVCNAME=SVCNAME and pass SVCNAME first)"]
     assert [p for p, _, _, args in sb.ps() if "sleep 100" in args] == []
     assert not sb.exists("/run/openrc/supervise-svc.ctl")
+
+
+def test_stop_by_a_user_who_is_not_root_is_one_line_and_stops_nothing(sandbox):
+    sb = sandbox("ours")
+    pid = I.start_service(sb, "svc")
+    sup = I.supervisor_pid(sb, "svc")
+    r = sb.run("setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups",
+               "env", "RC_SVCNAME=svc", "supervise-daemon", "svc", "--stop")
+    out = r.stdout + r.stderr
+    assert r.returncode != 0, out
+    assert "Traceback" not in out
+    assert len([line for line in out.splitlines() if line.strip()]) == 1, out
+    assert sb.alive(pid) and sb.alive(sup)
+    assert sb.rc("svc", "stop").returncode == 0
