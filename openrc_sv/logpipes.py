@@ -22,6 +22,16 @@ reported success, and then again on every respawn.  A FIFO is refused for
 --stdout/--stderr (it would block the daemon or hand its output to whoever
 reads it).  A reopen (SIGUSR1, "reopen") that fails keeps writing to the
 file that was open, and says why in syslog.
+
+Each stream has one explicit mode: FILE (the supervisor copies the pipe
+into the file), LOGGER (a logger command reads the pipe) or DISCARD (the
+daemon writes to /dev/null; no pipe).  A logger that exits (or cannot even
+start: `output_logger=/nonexistent`) is restarted with a backoff -- at
+once after a long life, then 0.25 s, 0.5 s, ... up to 30 s while it keeps
+dying young -- and while it is down the supervisor drains its pipe, so the
+daemon never blocks on a full pipe.  Lines read while no logger runs are
+dropped (and counted in syslog); while a logger runs it alone reads the
+pipe, so nothing it could have read is lost.
 """
 
 import os
@@ -31,28 +41,42 @@ import time
 from . import child, useropen
 from .errors import UserError
 
+FILE, LOGGER, DISCARD = "file", "logger", "discard"
+QUICK_EXIT = 1.0          # a logger that dies within this is "failing"
+BACKOFF_FIRST = 0.25      # first delay after a quick exit; doubled each time
+BACKOFF_CAP = 30.0
+
 
 class Stream:
-    """One of stdout/stderr: a pipe, and a file or a logger at its far end."""
+    """One of stdout/stderr: its mode, its pipe, and the file or logger at
+    the pipe's far end."""
 
     def __init__(self, name, path, logger, who):
         self.name = name
         self.path = path          # as the daemon sees it (inside its chroot)
         self.logger = logger
+        self.mode = FILE if path else LOGGER if logger else DISCARD
         self.who = who
         self.file_fd = None
         self.logger_pid = None
         self.logger_started = 0.0
+        self.quick_exits = 0      # consecutive logger deaths within QUICK_EXIT
+        self.restart_at = None    # when a dead logger is started again
+        self.dropped = 0          # bytes drained while no logger ran
         self.r = self.w = None
-        if path or logger:
+        if self.mode != DISCARD:
             self.r, self.w = os.pipe2(os.O_CLOEXEC)
-        if path:
+        if self.mode == FILE:
             os.set_blocking(self.r, False)
             try:
                 self.open_file()
             except OSError as e:
                 raise UserError("--%s: cannot open '%s' as the daemon's user: %s"
                                 % (name, path, e.strerror or e))
+
+    def draining(self):
+        """Does the supervisor read this pipe (poll it)?"""
+        return self.mode == FILE or (self.mode == LOGGER and self.logger_pid is None)
 
     def open_file(self):
         # As the daemon's user, never as root (see useropen): at start and
@@ -63,7 +87,20 @@ class Stream:
             os.close(old)
 
     def pump(self):
-        """Move what the daemon wrote into the file."""
+        """Move what the daemon wrote into the file (FILE), or drop it while
+        the logger is down (LOGGER)."""
+        if self.mode == LOGGER:
+            # The read end is shared with the loggers we start, so it stays
+            # blocking (a logger must not see EAGAIN); poll said readable,
+            # so exactly one read cannot block.
+            if self.logger_pid is None:
+                try:
+                    self.dropped += len(os.read(self.r, 1 << 16))
+                except OSError:
+                    pass
+            return
+        if self.mode != FILE:
+            return
         while True:
             try:
                 data = os.read(self.r, 1 << 16)
@@ -86,8 +123,10 @@ class Stream:
 
 
 class OutputPipes:
-    def __init__(self, opts, setup):
+    def __init__(self, opts, setup, spawn=None, now=None):
         self.setup = setup
+        self.spawn = spawn or child.spawn
+        self.now = now or time.monotonic
         self.stdin_path = opts.stdin
         self.stdin_fd = None
         self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
@@ -99,15 +138,38 @@ class OutputPipes:
 
     def start_loggers(self):
         for s in self.streams:
-            if s.logger and not s.logger_pid:
+            if s.mode == LOGGER and not s.logger_pid:
                 self._start_logger(s)
 
     def _start_logger(self, s):
         # Like OpenRC: `sh -c CMD`, reading the pipe, in the daemon's
         # chroot and as its user; its own output goes nowhere.
-        s.logger_pid = child.spawn(self.setup, ["/bin/sh", "-c", s.logger],
-                                   (s.r, self.devnull, self.devnull))
-        s.logger_started = time.monotonic()
+        s.restart_at = None
+        s.logger_started = self.now()
+        try:
+            s.logger_pid = self.spawn(self.setup, ["/bin/sh", "-c", s.logger],
+                                      (s.r, self.devnull, self.devnull))
+        except child.SpawnError as e:
+            syslog.syslog(syslog.LOG_ERR, "cannot start logger '%s': %s" % (s.logger, e))
+            self._logger_down(s)
+            return
+        if s.dropped:
+            syslog.syslog(syslog.LOG_WARNING, "logger '%s' restarted; %d bytes of %s were "
+                          "dropped while it was down" % (s.logger, s.dropped, s.name))
+            s.dropped = 0
+
+    def _logger_down(self, s):
+        s.logger_pid = None
+        if self.now() - s.logger_started < QUICK_EXIT:
+            s.quick_exits += 1
+        else:
+            s.quick_exits = 0
+        delay = 0.0 if not s.quick_exits else min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (s.quick_exits - 1))
+        s.restart_at = self.now() + delay
+        if s.quick_exits == 1:
+            syslog.syslog(syslog.LOG_ERR, "logger '%s' exits at once; %s is drained (and "
+                          "dropped) until it runs again; retrying with a backoff up to %gs"
+                          % (s.logger, s.name, BACKOFF_CAP))
 
     def daemon_stdio(self):
         if self.stdin_path:
@@ -127,37 +189,42 @@ class OutputPipes:
         return stdin, out, err
 
     def poll_fds(self):
-        return [s.r for s in self.streams if s.file_fd is not None]
+        """The pipes the supervisor reads now (changes as loggers come and go)."""
+        return [s.r for s in self.streams if s.draining()]
 
     def pump(self, fd):
         for s in self.streams:
-            if s.r == fd and s.file_fd is not None:
+            if s.r == fd and s.draining():
                 s.pump()
 
-    def reopen(self):
+    def deadline(self):
+        due = [s.restart_at for s in self.streams if s.restart_at is not None]
+        return min(due) if due else None
+
+    def tick(self, now):
+        """Restart the loggers whose backoff is over."""
         for s in self.streams:
-            if s.file_fd is not None:
-                try:
-                    s.pump()
-                    s.open_file()
-                    syslog.syslog(syslog.LOG_INFO, "reopened %s" % s.path)
-                except OSError as e:
-                    syslog.syslog(syslog.LOG_ERR, "unable to reopen %s: %s" % (s.path, e.strerror))
+            if s.restart_at is not None and now >= s.restart_at and s.mode == LOGGER:
+                self._start_logger(s)
+
+    def reopen(self):
+        """SIGUSR1 / "reopen": reopen the FILE streams; nothing else to do
+        for a logger or a discarded stream.  Never raises."""
+        for s in self.streams:
+            if s.mode != FILE:
+                continue
+            try:
+                s.pump()
+                s.open_file()
+                syslog.syslog(syslog.LOG_INFO, "reopened %s" % s.path)
+            except (OSError, ValueError, TypeError) as e:
+                syslog.syslog(syslog.LOG_ERR, "unable to reopen %s: %s"
+                              % (s.path, getattr(e, "strerror", None) or e))
 
     def child_exited(self, pid):
         for s in self.streams:
             if s.logger_pid == pid:
-                s.logger_pid = None
-                if time.monotonic() - s.logger_started < 1.0:
-                    # A logger that cannot start would spin: keep the pipe
-                    # drained into /dev/null rather than let the daemon block.
-                    syslog.syslog(syslog.LOG_ERR, "logger '%s' exits at once; its output "
-                                  "is discarded" % s.logger)
-                    s.file_fd = self.devnull
-                    os.set_blocking(s.r, False)
-                    s.logger = None
-                else:
-                    self._start_logger(s)
+                self._logger_down(s)
                 return True
         return False
 
@@ -165,7 +232,8 @@ class OutputPipes:
         """At shutdown: flush files; close our write ends so loggers see EOF
         and exit, and wait a little for them."""
         for s in self.streams:
-            if s.file_fd is not None:
+            s.restart_at = None
+            if s.mode == FILE:
                 s.pump()
             if s.w is not None:
                 os.close(s.w)
@@ -211,7 +279,10 @@ class OutputPipes:
                 s.r, s.w = int(r), int(w)
                 os.set_inheritable(s.r, False)
                 os.set_inheritable(s.w, False)
-                if s.file_fd is not None:
+                if s.mode == FILE:
                     os.set_blocking(s.r, False)
             s.logger_pid = int(pid) if pid else None
-            s.logger_started = time.monotonic() - 10
+            s.logger_started = self.now() - 10
+            if s.mode == LOGGER and s.logger_pid is None:
+                s.restart_at = self.now()       # it was down: try again
+

@@ -112,10 +112,16 @@ class Supervisor:
         poller = select.poll()
         poller.register(self.wake_r, select.POLLIN)
         poller.register(self.ctl.fd, select.POLLIN)
-        for fd in self.out.poll_fds():
-            poller.register(fd, select.POLLIN)
+        out_fds = set()
         health_fd = None
         while self.phase is not Phase.DONE:
+            # The pipes we drain change as loggers die and come back.
+            want = set(self.out.poll_fds())
+            for fd in out_fds - want:
+                poller.unregister(fd)
+            for fd in want - out_fds:
+                poller.register(fd, select.POLLIN)
+            out_fds = want
             timeout = self._timeout()
             try:
                 events = poller.poll(timeout)
@@ -151,7 +157,8 @@ class Supervisor:
     def _timeout(self):
         due = [t for t in (self.respawn_at,
                            self.stopper.deadline if self.stopper else None,
-                           self.health.deadline() if self.health else None) if t is not None]
+                           self.health.deadline() if self.health else None,
+                           self.out.deadline()) if t is not None]
         if not due:
             return None                      # idle: sleep until something happens
         return max(0, int((min(due) - now()) * 1000) + 1)
@@ -252,6 +259,7 @@ class Supervisor:
 
     def _timers(self):
         t = now()
+        self.out.tick(t)
         if self.phase is Phase.BACKOFF and self.respawn_at is not None and t >= self.respawn_at:
             self.respawn_at = None
             try:
