@@ -13,7 +13,7 @@ import syslog
 import time
 
 from . import sigs as signal
-from . import child, procinfo
+from . import child, procinfo, records
 from .errors import UserError
 from .rcstate import libexecdir
 from .supervisor import ControlFifo, Supervisor
@@ -42,10 +42,11 @@ def _build(opts, st, pidfile, ctl):
     return sup
 
 
-def _record_self(st, pidfile):
-    from .supervise_daemon import write_pidfile
-    write_pidfile(pidfile, os.getpid())
-    st.set("supervisor_ident", procinfo.identity(os.getpid()))
+def _record_self(st, pidfile, argv):
+    ident = procinfo.identity(os.getpid())
+    records.write_pidfile(pidfile, os.getpid())
+    records.write_record(st, ident, pidfile, argv)
+    st.set("supervisor_ident", ident)
 
 
 def run_supervisor(opts, st, pidfile, report_fd, keys, written):
@@ -55,7 +56,7 @@ def run_supervisor(opts, st, pidfile, report_fd, keys, written):
     try:
         _detach()
         syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
-        _record_self(st, pidfile)
+        _record_self(st, pidfile, opts.argv)
         ctl = ControlFifo(st.fifo_path())
         sup = _build(opts, st, pidfile, ctl)
         child.prepare_supervisor(sup.setup)

@@ -25,6 +25,18 @@ def start_ticks(pid):
     return int(f[19]) if f else None
 
 
+def stat_info(pid):
+    """(state, ppid, session id, start ticks) of a process, or None if gone."""
+    f = _stat_fields(pid)
+    if not f:
+        return None
+    return f[0].decode(), int(f[1]), int(f[3]), int(f[19])
+
+
+def all_pids():
+    return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+
+
 def state(pid):
     f = _stat_fields(pid)
     return f[0].decode() if f else None

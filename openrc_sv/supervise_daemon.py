@@ -16,7 +16,7 @@ imported at module level.
 import os
 import sys
 
-from . import procinfo, sd_args
+from . import procinfo, records, sd_args
 from .errors import UserError
 from .rcstate import ServiceState, write_atomic
 
@@ -63,11 +63,15 @@ def supervisor_alive(st, pidfile):
 
     The pidfile alone is not trusted: its pid may have been reused since a
     supervisor died, so it must be a supervise-daemon for this service
-    (ours records its identity; OpenRC's is recognised by its command line).
+    (ours records its identity, in options/SVC and in a record that zap and
+    a wiped /run/openrc leave; OpenRC's is recognised by its command line).
     """
     ident = st.get("supervisor_ident")
     if ident and procinfo.same_process(ident):
         return int(ident.split(":", 1)[0])
+    rec = records.read_record(st)
+    if rec and procinfo.same_process(rec[0]):
+        return int(rec[0].split(":", 1)[0])
     pid = procinfo.read_pidfile(pidfile)
     if not pid or pid <= 1 or not procinfo.alive(pid):
         return None
@@ -93,8 +97,19 @@ def start(opts):
             if not os.path.isdir(d):
                 raise UserError("%s: cannot open '%s': directory '%s' does not exist"
                                 % (flag, path, d))
+    # One start at a time per service: the check that none runs and the
+    # claim (pidfile, state, the supervisor's report) are one step.
+    with records.ServiceLock(st) as lock:
+        return _start_locked(opts, st, pidfile, lock)
+
+
+def _start_locked(opts, st, pidfile, lock):
     pid = supervisor_alive(st, pidfile)
     if pid:
+        rec = records.read_record(st)
+        if (not st.get("supervisor_ident") and rec and rec[0].startswith("%d:" % pid)
+                and rec[2] == opts.argv):
+            return _adopt(opts, st, rec)
         raise UserError("%s is already running (supervisor pid %d)" % (opts.exec, pid))
     from . import orphans
     orphans.stop_orphan(st, opts.stop_schedule(), say=_say)
@@ -106,26 +121,56 @@ def start(opts):
         written.append(pidfile)
         _make_fifo(fifo)
         written.append(fifo)
-        values = {
-            "pidfile": pidfile,
-            "respawn_delay": _raw(opts.respawn_delay_ms),
-            "respawn_period": _raw(opts.respawn_period_ms),
-            "respawn_delay_step": str(opts.respawn_delay_step_ms),
-            "respawn_delay_cap": str(opts.respawn_delay_cap_ms),
-            "respawn_max": str(opts.respawn_max),
-            "exec": opts.exec,
-            "argc": str(len(opts.argv)),
-        }
-        if opts.retry_text:
-            values["retry"] = opts.retry_text
-        for i, a in enumerate(opts.argv):
-            values["argv_%d" % i] = a
+        values = _start_values(opts, pidfile)
         st.set_many(values)
         keys = list(values)
-        return _fork_supervisor(opts, st, pidfile, fifo, keys, written)
+        return _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock)
     except BaseException:
         _undo(st, written, locals().get("keys", []))
         raise
+
+
+def _start_values(opts, pidfile):
+    """The options/SVC keys `--start` writes (the supervisor adds its own)."""
+    values = {
+        "pidfile": pidfile,
+        "respawn_delay": _raw(opts.respawn_delay_ms),
+        "respawn_period": _raw(opts.respawn_period_ms),
+        "respawn_delay_step": str(opts.respawn_delay_step_ms),
+        "respawn_delay_cap": str(opts.respawn_delay_cap_ms),
+        "respawn_max": str(opts.respawn_max),
+        "exec": opts.exec,
+        "argc": str(len(opts.argv)),
+    }
+    if opts.retry_text:
+        values["retry"] = opts.retry_text
+    for i, a in enumerate(opts.argv):
+        values["argv_%d" % i] = a
+    return values
+
+
+def _adopt(opts, st, rec):
+    """OpenRC's state for the service was lost (`rc-service SVC zap`, a wiped
+    /run/openrc) while its supervisor kept running the same command: start
+    takes that supervisor back instead of starting a second daemon, so that
+    OpenRC sees the service started and a stop stops it."""
+    sup_ident, pidfile, argv = rec
+    sup = int(sup_ident.split(":", 1)[0])
+    from . import orphans
+    values = _start_values(opts, pidfile)
+    values["supervisor_ident"] = sup_ident
+    kids = orphans.find_daemons(argv, int(sup_ident.split(":", 1)[1]), parent=sup)
+    if kids:
+        values["child_ident"] = kids[0]
+        values["child_pid"] = kids[0].split(":", 1)[0]
+    if procinfo.read_pidfile(pidfile) != sup:
+        _claim_pidfile(pidfile)
+        records.write_pidfile(pidfile, sup)
+    st.set_many(values)
+    st.daemon_set(opts.exec, opts.argv, pidfile, True)
+    _say("%s: OpenRC's state for it was lost; its supervisor (pid %d) still runs it: "
+         "taken back, not started again" % (opts.svcname, sup))
+    return 0
 
 
 def _raw(ms):
@@ -180,7 +225,7 @@ def _undo(st, paths, keys):
         st.set(k, None)
 
 
-def _fork_supervisor(opts, st, pidfile, fifo, keys, written):
+def _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock=None):
     r, w = os.pipe2(os.O_CLOEXEC)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -192,6 +237,8 @@ def _fork_supervisor(opts, st, pidfile, fifo, keys, written):
         pid = os.fork()
         if pid == 0:
             os.close(r)
+            if lock is not None:
+                lock.close_in_child()
             from . import daemonize
             daemonize.run_supervisor(opts, st, pidfile, w, keys, written)   # never returns
     os.close(w)
@@ -199,6 +246,7 @@ def _fork_supervisor(opts, st, pidfile, fifo, keys, written):
     if message == "OK":
         return 0
     _undo(st, written, keys)
+    records.forget_record(st)
     raise UserError(message or "the supervisor died while starting %s" % opts.exec)
 
 
@@ -225,6 +273,11 @@ def _read_report(fd, opts):
 
 def stop(opts):
     st = ServiceState(opts.svcname)
+    with records.ServiceLock(st):
+        return _stop_locked(opts, st)
+
+
+def _stop_locked(opts, st):
     pidfile = opts.pidfile or st.get("pidfile") or default_pidfile(opts.svcname)
     schedule = _stored_schedule(st, opts)
     pid = supervisor_alive(st, pidfile)
@@ -253,6 +306,7 @@ def stop(opts):
     argv = [opts.exec] + opts.args if opts.exec else None
     st.daemon_set(st.get("exec") or opts.exec, argv, pidfile, False)
     st.mark("stopped")
+    records.forget_record(st)
     return 0
 
 
@@ -300,12 +354,6 @@ def reexec(opts):
         raise UserError("--reexec is used internally (send SIGHUP to a running supervisor instead)")
     from . import daemonize
     return daemonize.resume_supervisor(opts, ServiceState(opts.svcname), spec)
-
-
-def write_pidfile(path, pid):
-    if os.path.islink(path):
-        os.unlink(path)
-    write_atomic(path, "%d\n" % pid)
 
 
 if __name__ == "__main__":
