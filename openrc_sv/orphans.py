@@ -58,7 +58,7 @@ def _wait_exit(pid, deadline):
                 if left <= 0:
                     return not procinfo.alive(pid)
                 try:
-                    if p.poll(int(left * 1000) + 1):
+                    if p.poll(int(min(left, 3600) * 1000) + 1):
                         return True
                 except InterruptedError:
                     continue
@@ -87,10 +87,17 @@ def stop_orphan(st, steps, say=None):
         pid = int(ident.split(":")[0])
         if say:
             say("%s: stopping pid %d left running by a supervisor that died" % (st.name, pid))
-        run_blocking(steps, pid, lambda ident=ident: procinfo.same_process(ident))
+        # A trailing `forever` waits however long it takes, here as in the
+        # supervisor's own loop: one meaning everywhere.
+        run_blocking(steps, pid, lambda ident=ident: procinfo.same_process(ident),
+                     after_kill=float("inf") if has_forever(steps) else 5.0)
     st.set("child_ident", None)
     st.set("child_pid", None)
     return True
+
+
+def has_forever(steps):
+    return any(kind == "forever" for kind, _ in steps)
 
 
 def find_by_record(st):

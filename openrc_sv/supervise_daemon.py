@@ -287,7 +287,10 @@ def _stop_locked(opts, st):
         # The supervisor runs the stop schedule; give it that long and a
         # margin, then take over: a stop must never hang (OpenRC's polls
         # kill(pid, 0) forever when its supervisor is stuck).
-        limit = sum(v for k, v in schedule if k == "timeout") / 1000.0 + 10
+        # `forever` means what it says everywhere (see convert.retry_schedule):
+        # the supervisor repeats, or waits, until the daemon is gone.
+        limit = (float("inf") if orphans.has_forever(schedule)
+                 else sum(v for k, v in schedule if k == "timeout") / 1000.0 + 10)
         if not orphans.wait_gone(pid, limit):
             _say("the supervisor (pid %d) did not stop within %ds; killing it" % (pid, limit))
             try:

@@ -128,3 +128,63 @@ def test_short_options_cluster_and_attach_values():
 def test_missing_option_argument():
     with pytest.raises(UsageError, match="requires an argument"):
         parse("foo", "--start", "/bin/true", "--retry")
+
+
+# -- `forever` in a stop schedule: one meaning everywhere --------------------
+# The steps after `forever` repeat until the process is gone; a trailing
+# `forever` waits however long it takes (no KILL).  A repeating part with
+# no timeout would spin, so it is refused.
+
+def _drive(text, advances):
+    from openrc_sv import convert
+    from openrc_sv.stopper import StopSchedule
+    sent = []
+    sched = StopSchedule(convert.retry_schedule("--retry", text), 4242,
+                         send=lambda sig: sent.append(sig))
+    log = lambda *a: None  # noqa: E731
+    now = 0.0
+    sched.begin(now, log)
+    deadlines = [sched.deadline]
+    for _ in range(advances):
+        if sched.deadline is None:
+            break
+        now = sched.deadline
+        sched.advance(now, log)
+        deadlines.append(sched.deadline)
+    return sent, deadlines
+
+
+def test_forever_repeats_the_steps_after_it_until_the_process_is_gone():
+    sent, deadlines = _drive("TERM/forever/HUP/2", 50)
+    assert sent == [15] + [1] * 51
+    assert all(d is not None for d in deadlines)
+    assert [b - a for a, b in zip(deadlines, deadlines[1:])] == [2.0] * 50
+
+
+def test_a_trailing_forever_waits_and_never_kills():
+    sent, deadlines = _drive("TERM/5/forever", 10)
+    assert sent == [15]
+    assert deadlines == [5.0, None]
+
+
+def test_without_forever_the_schedule_ends_with_kill():
+    sent, deadlines = _drive("TERM/5", 10)
+    assert sent == [15, 9] and deadlines == [5.0, None]
+
+
+@pytest.mark.parametrize("text", ["TERM/forever/TERM", "TERM/5/forever/KILL", "forever/TERM/5",
+                                  "TERM/forever/5/forever/5"])
+def test_a_schedule_that_would_spin_or_is_ambiguous_is_refused(text):
+    from openrc_sv import convert
+    with pytest.raises(UserError) as e:
+        convert.retry_schedule("--retry", text)
+    assert "--retry" in e.value.message and text in e.value.message
+    assert "\n" not in e.value.message
+
+
+def test_retry_forever_on_the_command_line_is_refused_in_one_line(capsys, monkeypatch):
+    from openrc_sv import supervise_daemon
+    monkeypatch.setenv("RC_SVCNAME", "svc")
+    rc = supervise_daemon.main(["svc", "--start", "--retry", "TERM/forever/TERM", "/bin/true"])
+    err = capsys.readouterr().err
+    assert rc != 0 and err.count("\n") == 1 and "TERM/forever/TERM" in err
