@@ -14,79 +14,20 @@ dying, or the server dying, touches no other).  When no server is running,
 `--start` forks a supervisor itself: everything works, only heavier.
 
 Protocol: a unix stream socket, root-only (0600, and the peer's uid is
-checked).  The client sends the report pipe's write end (SCM_RIGHTS) and
-one message of NUL-separated fields: the supervise-daemon argv, the
-environment, cwd, umask and the paths/keys to clean up on failure; then it
-reads the usual report from its pipe.
+checked).  The client (forkserver_client) sends the report pipe's write end
+(SCM_RIGHTS) and one request (forkserver_wire: the supervise-daemon argv,
+the environment, cwd, umask and the paths/keys to clean up on failure);
+then it reads the usual report from its pipe.
 """
 
 import os
 import sys
 
-DEFAULT_SOCKET = "/run/openrc-sv/forkserver.sock"
-_SEP = "\0"
-
-
-def socket_path():
-    return os.environ.get("OPENRC_SV_FORKSERVER") or DEFAULT_SOCKET
-
-
-# -- client side (in `supervise-daemon --start`) --------------------------------
-
-def _encode(argv, keys, written):
-    fields = [str(len(argv))] + list(argv)
-    env = ["%s=%s" % kv for kv in os.environ.items()]
-    fields += [str(len(env))] + env
-    fields += [os.getcwd(), "%o" % _current_umask()]
-    fields += [str(len(keys))] + list(keys) + [str(len(written))] + list(written)
-    return _SEP.join(fields).encode("utf-8", "surrogateescape")
-
-
-def _current_umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def request(argv, report_fd, keys, written):
-    """Ask the server to start a supervisor; False if there is no server."""
-    path = socket_path()
-    if path == "off" or not os.path.exists(path):
-        return False
-    import socket
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    try:
-        s.settimeout(5)
-        s.connect(path)
-        payload = _encode(argv, keys, written)
-        socket.send_fds(s, [payload[:1]], [report_fd])
-        s.sendall(payload[1:])
-        s.shutdown(socket.SHUT_WR)
-        return s.recv(16) == b"OK"
-    except OSError:
-        return False
-    finally:
-        s.close()
+from . import forkserver_wire as wire
+from .forkserver_client import DEFAULT_SOCKET, socket_path  # noqa: F401  (one home: the client)
 
 
 # -- server side ----------------------------------------------------------------------
-
-def _decode(data):
-    f = data.decode("utf-8", "surrogateescape").split(_SEP)
-    i = 0
-
-    def take(n):
-        nonlocal i
-        out = f[i:i + n]
-        i += n
-        return out
-    argv = take(int(take(1)[0]))
-    env = dict(e.split("=", 1) for e in take(int(take(1)[0])))
-    cwd, umask = take(2)
-    keys = take(int(take(1)[0]))
-    written = take(int(take(1)[0]))
-    return argv, env, cwd, int(umask, 8), keys, written
-
 
 def _receive(conn):
     import socket
@@ -115,7 +56,7 @@ def _become_supervisor(listener, conn, data, report_fd):
         conn.close()
         for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             signal.signal(s, signal.SIG_DFL)
-        argv, env, cwd, umask, keys, written = _decode(data)
+        argv, env, cwd, umask, keys, written = wire.decode(data)
         os.environ.clear()
         os.environ.update(env)
         os.chdir(cwd)
@@ -201,13 +142,13 @@ def _warm_up(sd_args, procinfo):
 def _handle(listener, conn):
     conn.settimeout(5)
     if _peer_uid(conn) != os.geteuid():
-        conn.sendall(b"NO")
+        conn.sendall(wire.NO)
         return
     data, fds = _receive(conn)
     if len(fds) != 1:
         for fd in fds:
             os.close(fd)
-        conn.sendall(b"NO")
+        conn.sendall(wire.NO)
         return
     report_fd = fds[0]
     os.set_inheritable(report_fd, False)    # SCM_RIGHTS fds arrive inheritable
@@ -220,7 +161,7 @@ def _handle(listener, conn):
         os._exit(0)
     os.close(report_fd)
     os.waitpid(pid, 0)
-    conn.sendall(b"OK")
+    conn.sendall(wire.OK)
 
 
 def main(argv=None):
@@ -238,6 +179,11 @@ def main(argv=None):
         serve(path)
     except KeyboardInterrupt:
         pass
+    except OSError as e:
+        # A socket directory that is not one, a full /run: one line.
+        where = (" %s:" % e.filename) if e.filename else ""
+        sys.stderr.write(" * openrc-sv-forkserver:%s %s\n" % (where, e.strerror or e))
+        return 1
     return 0
 
 

@@ -132,21 +132,8 @@ def _start_locked(opts, st, pidfile, lock):
 
 def _start_values(opts, pidfile):
     """The options/SVC keys `--start` writes (the supervisor adds its own)."""
-    values = {
-        "pidfile": pidfile,
-        "respawn_delay": _raw(opts.respawn_delay_ms),
-        "respawn_period": _raw(opts.respawn_period_ms),
-        "respawn_delay_step": str(opts.respawn_delay_step_ms),
-        "respawn_delay_cap": str(opts.respawn_delay_cap_ms),
-        "respawn_max": str(opts.respawn_max),
-        "exec": opts.exec,
-        "argc": str(len(opts.argv)),
-    }
-    if opts.retry_text:
-        values["retry"] = opts.retry_text
-    for i, a in enumerate(opts.argv):
-        values["argv_%d" % i] = a
-    return values
+    from .statekeys import start_values
+    return start_values(opts, pidfile)
 
 
 def _adopt(opts, st, rec):
@@ -171,11 +158,6 @@ def _adopt(opts, st, rec):
     _say("%s: OpenRC's state for it was lost; its supervisor (pid %d) still runs it: "
          "taken back, not started again" % (opts.svcname, sup))
     return 0
-
-
-def _raw(ms):
-    from .convert import format_ms
-    return "0" if not ms else (str(ms // 1000) if ms % 1000 == 0 else format_ms(ms))
 
 
 def _claim_pidfile(path):
@@ -229,9 +211,9 @@ def _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock=None):
     r, w = os.pipe2(os.O_CLOEXEC)
     sys.stdout.flush()
     sys.stderr.flush()
-    from . import forkserver
+    from . import forkserver_client
     argv = [PROG] + list(opts.raw_argv)
-    if not forkserver.request(argv, w, keys, written):
+    if not forkserver_client.request(argv, w, keys, written):
         # No fork server: fork the supervisor ourselves (heavier: it keeps
         # this whole interpreter to itself).
         pid = os.fork()

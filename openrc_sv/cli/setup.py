@@ -170,20 +170,80 @@ def remove_link(libexecdir=None, root="/"):
     output.info("removed %s" % link)
 
 
+def _snapshot(path):
+    """What is at path now, to put it back: ('absent',), ('link', target)
+    or ('file', bytes, mode)."""
+    if os.path.islink(path):
+        return ("link", os.readlink(path))
+    try:
+        with open(path, "rb") as f:
+            return ("file", f.read(), os.stat(path).st_mode & 0o7777)
+    except FileNotFoundError:
+        return ("absent",)
+
+
+def _restore(path, snap):
+    if snap[0] == "absent":
+        if os.path.lexists(path):
+            os.unlink(path)
+    elif snap[0] == "link":
+        if os.path.lexists(path):
+            os.unlink(path)
+        os.symlink(snap[1], path)
+    else:
+        rcstate.write_atomic(path, snap[1], snap[2])
+
+
+def _paths(plugin, supervise_daemon, libexecdir, root):
+    """The files setup may change, and the directory it may create."""
+    paths = []
+    if supervise_daemon:
+        paths.append(os.path.join(_sbin(libexecdir, root), "supervise-daemon"))
+    confd = _under(root, "/etc/rc.conf.d")
+    if plugin:
+        paths.append(os.path.join(confd, "openrc-sv.conf"))
+    return paths, (confd if plugin and not os.path.isdir(confd) else None)
+
+
 def setup(plugin=False, supervise_daemon=False, undo=False, libexecdir=None, root="/"):
+    """All or nothing: when a later step fails, what the earlier ones
+    changed is put back as it was, and the error is reported."""
     if not plugin and not supervise_daemon:
         plugin = supervise_daemon = True
     try:
-        if undo:
-            if supervise_daemon:
-                remove_link(libexecdir, root)
-            if plugin:
-                remove_plugin(root)
-        else:
-            if supervise_daemon:
-                install_link(libexecdir, root)
-            if plugin:
-                install_plugin(root)
+        paths, new_dir = _paths(plugin, supervise_daemon, libexecdir, root)
+        before = [(p, _snapshot(p)) for p in paths]
+        try:
+            if undo:
+                if supervise_daemon:
+                    remove_link(libexecdir, root)
+                if plugin:
+                    remove_plugin(root)
+            else:
+                if supervise_daemon:
+                    install_link(libexecdir, root)
+                if plugin:
+                    install_plugin(root)
+        except BaseException:
+            _roll_back(before, new_dir)
+            raise
     except PermissionError as e:
         raise UserError("%s: permission denied (run as root)" % (e.filename or "setup"))
+    except OSError as e:
+        raise UserError("%s: %s (nothing was changed)" % (e.filename or "setup", e.strerror or e))
     return 0
+
+
+def _roll_back(before, new_dir):
+    for path, snap in reversed(before):
+        try:
+            if _snapshot(path) != snap:
+                _restore(path, snap)
+                output.info("put %s back as it was" % path)
+        except OSError as e:
+            output.warn("could not put %s back: %s" % (path, e.strerror))
+    if new_dir:
+        try:
+            os.rmdir(new_dir)
+        except OSError:
+            pass

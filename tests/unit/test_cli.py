@@ -270,7 +270,10 @@ def test_render_native_shows_the_exact_command_line(world, monkeypatch, capsys):
 # -- setup ----------------------------------------------------------------------------------
 
 @pytest.fixture
-def root(tmp_path):
+def root(tmp_path, monkeypatch):
+    # Hermetic: the plugin names our command, installed or not.
+    fake = tmp_path / "bin/openrc-sv"
+    monkeypatch.setattr(setup, "openrc_sv_command", lambda: str(fake))
     r = tmp_path / "root"
     (r / "lib/rc/sbin").mkdir(parents=True)
     (r / "etc").mkdir()
@@ -384,3 +387,41 @@ def test_status_takes_the_model_the_plugin_pipes(world, monkeypatch, state, code
 def test_status_model_takes_one_service(world, monkeypatch, capsys):
     assert run(monkeypatch, "status", "--model", "-", "foo", "bar") != 0
     assert "exactly one service" in one_error_line(capsys.readouterr().err)
+
+
+def test_setup_is_all_or_nothing_when_the_plugin_step_fails(monkeypatch, capsys, root):
+    """The link is installed first; the plugin then fails (a foreign file):
+    the link is taken away again, and the one line says why."""
+    (root / "etc/rc.conf.d").mkdir()
+    (root / "etc/rc.conf.d/openrc-sv.conf").write_text("# my own\n")
+    assert do_setup(monkeypatch, root) == 1
+    assert "refusing to replace" in one_error_line(capsys.readouterr().err)
+    assert os.listdir(root / "lib/rc/sbin") == []
+    assert (root / "etc/rc.conf.d/openrc-sv.conf").read_text() == "# my own\n"
+
+
+def test_setup_puts_back_an_older_link_of_ours_when_a_later_step_fails(monkeypatch, capsys, root):
+    link = root / "lib/rc/sbin/supervise-daemon"
+    old = launcher.script() + "# an older version\n"
+    link.write_text(old)
+    link.chmod(0o755)
+    def broken(root="/"):
+        raise OSError(28, "No space left on device", str(root) + "/etc/rc.conf.d/openrc-sv.conf")
+    monkeypatch.setattr(setup, "install_plugin", broken)
+    assert do_setup(monkeypatch, root) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in one_error_line(err) and "Traceback" not in err
+    assert link.read_text() == old and os.access(link, os.X_OK)
+    assert not (root / "etc/rc.conf.d").exists()
+
+
+def test_undo_is_all_or_nothing_too(monkeypatch, capsys, root):
+    do_setup(monkeypatch, root)
+    link = root / "lib/rc/sbin/supervise-daemon"
+    text = link.read_text()
+    def broken(root="/"):
+        raise OSError(30, "Read-only file system", "openrc-sv.conf")
+    monkeypatch.setattr(setup, "remove_plugin", broken)
+    assert do_setup(monkeypatch, root, "--undo") == 1
+    assert "Read-only file system" in one_error_line(capsys.readouterr().err)
+    assert link.read_text() == text
