@@ -139,3 +139,44 @@ def test_state_wiped_while_running_start_takes_it_back_and_stop_stops_it(sandbox
     assert r.returncode == 0, r.stdout + r.stderr
     assert _live_daemons(sb) == [] and I.supervisors(sb, "svc") == []
     assert not sb.alive(daemon) and not sb.alive(sup)
+
+
+def _documented(signame):
+    """The man page's command that sends signame to exampled's supervisor."""
+    import os
+    man = os.path.join(os.path.dirname(__file__), "..", "..", "man", "supervise-daemon.8")
+    with open(man) as f:
+        lines = [l.strip() for l in f if l.strip().startswith("kill -%s " % signame)]
+    assert len(lines) == 1, lines
+    return lines[0].replace("exampled", "svc")
+
+
+def test_the_documented_logrotate_postrotate_command_works(sandbox):
+    sb = sandbox("ours")
+    old = I.start_service(sb, "svc", output_log="/run/svc.log")
+    wait_for(lambda: "stdout from %d" % old in sb.read("/run/svc.log", ""), 30, what="output")
+    sb.run("mv", "/run/svc.log", "/run/svc.log.1", check=True)
+    r = sb.run("sh", "-c", _documented("USR1"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_for(lambda: sb.exists("/run/svc.log"), 30, what="the log to be reopened")
+    sb.run("kill", str(old), check=True)
+    new = I.wait_daemon(sb, "svc", other_than=old, timeout=30)
+    wait_for(lambda: "stdout from %d" % new in sb.read("/run/svc.log", ""), 30,
+             what="the respawned daemon's output in the new file")
+    assert "stdout from %d" % new not in sb.read("/run/svc.log.1")
+
+
+def test_the_documented_supervisor_restart_command_keeps_the_daemon(sandbox):
+    sb = sandbox("ours")
+    daemon = I.start_service(sb, "svc")
+    sup = I.supervisor_pid(sb, "svc")
+    r = sb.run("sh", "-c", _documented("HUP"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    # The re-executed supervisor (same pid) records itself again.
+    wait_for(lambda: "--reexec" in " ".join(sb.run("cat", "/proc/%d/cmdline" % sup).stdout.split("\0"))
+             or "-3" in sb.run("cat", "/proc/%d/cmdline" % sup).stdout.split("\0"), 30,
+             what="the supervisor to re-execute")
+    assert sb.alive(daemon) and sb.alive(sup) and _live_daemons(sb) == [daemon]
+    r = sb.rc("svc", "stop")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _live_daemons(sb) == [] and not sb.alive(sup)
