@@ -24,7 +24,19 @@ from openrc_sv.backends.runit import RunitBackend, healthwatch, supervise
 from openrc_sv.backends.runit.layout import MARKER
 from openrc_sv.backends.runit.render import Tools
 from openrc_sv.errors import UserError
-from sandbox import wait_for
+
+
+def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
+    """Poll cond() until true or the deadline (local: the unit tier does not
+    import the integration sandbox)."""
+    import time
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+    return True
+
 
 HOSTILE = ["two words", "it's", 'say "hi"', "new\nline", "$HOME", "`touch pwned`",
            "$(touch pwned)", "x;touch pwned", "a&&b", "*", "", "back\\slash", "tab\there",
