@@ -425,3 +425,42 @@ def test_undo_is_all_or_nothing_too(monkeypatch, capsys, root):
     assert do_setup(monkeypatch, root, "--undo") == 1
     assert "Read-only file system" in one_error_line(capsys.readouterr().err)
     assert link.read_text() == text
+
+
+# -- errors of the other entry points, as the man page says --------------------------
+
+def test_supervise_daemon_help_exits_0_on_stdout_as_the_man_page_says(monkeypatch, capsys):
+    from openrc_sv import supervise_daemon
+    monkeypatch.setenv("RC_SVCNAME", "svc")
+    assert supervise_daemon.main(["svc", "--help"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: supervise-daemon") and err == ""
+    man = os.path.join(os.path.dirname(__file__), "..", "..", "man", "supervise-daemon.8")
+    with open(man) as f:
+        text = f.read()
+    help_entry = text[text.index(".It Fl h , -help"):].split(".It", 2)[1]
+    assert "exit 0" in help_entry
+
+
+def test_the_man_page_cites_no_page_that_does_not_exist():
+    import re
+    here = os.path.join(os.path.dirname(__file__), "..", "..", "man")
+    ours = {f.rsplit(".", 1)[0] for f in os.listdir(here)}
+    for name in os.listdir(here):
+        with open(os.path.join(here, name)) as f:
+            for m in re.finditer(r"^\.Xr (\S+)(?: (\S+))?", f.read(), re.M):
+                page, section = m.group(1), m.group(2)
+                # A cross reference names a section; one of ours must exist.
+                assert section and section[0].isdigit(), (name, m.group(0))
+                if page.startswith("openrc-sv"):
+                    assert page in ours, (name, m.group(0))
+
+
+def test_fork_server_os_error_is_one_line(capsys, tmp_path):
+    from openrc_sv import forkserver
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert forkserver.main(["--socket", str(blocker / "sub" / "sock")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(" * openrc-sv-forkserver:")
+    assert "Traceback" not in err
