@@ -220,3 +220,60 @@ class ServiceState:
 
     def notify_socket_path(self):
         return self.path("supervise-%s.sock" % self.name)
+
+
+class RetryingWriter:
+    """Values for options/SVC that never end supervision: a write that fails
+    (a full /run: ENOSPC, a read-only one: EROFS) is said once in the log,
+    kept (the newest value per key) and retried at ``retry_at``, 1 s after
+    the failure and then doubling up to 60 s, or with the next write.
+    OpenRC's C supervisor ignores a failed rc_service_value_set the same
+    way; here the value also arrives once there is room.
+
+    write(values) does the writing (ServiceState.set_many by default: the
+    supervisor passes its system-call object's), now() is the clock."""
+
+    FIRST, CAP = 1.0, 60.0
+
+    def __init__(self, state, now, log, write=None):
+        self.state = state
+        self.now = now
+        self.log = log
+        self.write = write or state.set_many
+        self.pending = {}
+        self.retry_at = None
+        self.delay = 0.0
+
+    def set(self, key, value):
+        self.set_many({key: value})
+
+    def set_many(self, values):
+        self.pending.update(values)
+        self.flush()
+
+    def get(self, key, default=None):
+        if key in self.pending:
+            v = self.pending[key]
+            return default if v is None else str(v)
+        return self.state.get(key, default)
+
+    def flush(self):
+        """Write what is pending; True once nothing is."""
+        if not self.pending:
+            return True
+        try:
+            self.write(dict(self.pending))
+        except OSError as e:
+            if not self.delay:
+                self.log(3, "cannot write the service state (%s): %s; supervision goes on, "
+                         "retrying" % (getattr(e, "filename", None) or self.state.path(),
+                                       e.strerror or e))
+            self.delay = min(self.CAP, self.delay * 2 or self.FIRST)
+            self.retry_at = self.now() + self.delay
+            return False
+        if self.delay:
+            self.log(5, "the service state is written again")
+        self.pending.clear()
+        self.retry_at = None
+        self.delay = 0.0
+        return True

@@ -3,14 +3,28 @@
 One event loop, no polling: signals arrive through a wakeup fd
 (signal.set_wakeup_fd), the control fifo and the output pipes are polled
 for input, and every timer (respawn delay, next health check, health-check
-timeout, stop-schedule step) is a monotonic deadline that sets the poll
-timeout.  With nothing due the loop sleeps in poll() with no timeout: an
-idle supervisor never wakes up.
+timeout, stop-schedule step, logger restart, state-write retry) is a
+monotonic deadline that sets the poll timeout.  With nothing due the loop
+sleeps in poll() with no timeout: an idle supervisor never wakes up.
 
-The daemon's life is a small state machine (Phase); each transition names
-the event that caused it in the log.  Nothing here blocks: a health check,
-the `unhealthy` hook and a stop schedule all run while signals, fifo
-commands and the daemon's exit are still handled.
+The loop turns what it sees into named events, plain tuples:
+
+  ("DaemonExited", status)   waitpid() reaped the daemon
+  ("RespawnDue",)            the respawn delay is over
+  ("StopRequested", why)     SIGTERM/SIGINT/SIGQUIT, or "stop" on the fifo
+  ("StopDeadline",)          a timeout of the stop schedule (--retry) passed
+  ("HealthVerdict", "restart")  healthcheck failed and unhealthy ran
+  ("LoggerExited", pid)      an output logger died
+  ("Control", cmd)           ("sig", N) / ("reopen",): the fifo, SIGUSR1
+  ("Reexec",)                SIGHUP / --reexec
+  ("SpawnFailed", why)       a respawn could not exec the command
+
+and TABLE says, for the daemon's phase, which handler an event runs.  A
+handler returns the next phase and a list of actions (the only things that
+touch the world); the log says `phase --event--> phase`.  Every system call
+goes through one object, System, which tests replace.  Nothing here blocks:
+a health check, the `unhealthy` hook and a stop schedule all run while
+signals, fifo commands and the daemon's exit are still handled.
 """
 
 import errno
@@ -22,43 +36,118 @@ import time
 from . import sigs as signal
 from . import child, convert, procinfo
 from .logpipes import OutputPipes
-from .stopper import StopSchedule
+from .rcstate import RetryingWriter
+from .stopper import StopSchedule, run_blocking
+
+# The daemon's phases (plain strings: the enum module costs every
+# supervisor start-up time and memory).
+RUNNING = "running"        # the daemon is up
+BACKOFF = "backoff"        # waiting out the respawn delay
+RESTARTING = "restarting"  # stopping the daemon to respawn it (failed health check)
+STOPPING = "stopping"      # stopping the daemon for good
+DONE = "done"              # over: stopped as asked
+FAILED = "failed"          # over: gave up (respawn_max, cannot respawn)
+
+# (phase, event) -> handler (Supervisor.on_<name>), and where it can lead.
+# "*" is any phase.  An event with no row means nothing in that phase
+# (a second stop request, a respawn that a stop cancelled ...).
+TABLE = {
+    (RUNNING,    "DaemonExited"):  "exited",         # -> backoff | failed
+    (RUNNING,    "HealthVerdict"): "health_failed",  # -> restarting
+    (RUNNING,    "StopRequested"): "stop",           # -> stopping
+    (RUNNING,    "Reexec"):        "reexec",         # -> running, in a new process image
+    (RUNNING,    "SpawnFailed"):   "spawn_failed",   # -> failed
+    (BACKOFF,    "RespawnDue"):    "respawn",        # -> running
+    (BACKOFF,    "StopRequested"): "stop_idle",      # -> done
+    (BACKOFF,    "Reexec"):        "defer",          # replayed once running
+    (RESTARTING, "DaemonExited"):  "exited",         # -> backoff | failed
+    (RESTARTING, "StopDeadline"):  "stop_step",
+    (RESTARTING, "StopRequested"): "stop",           # -> stopping (same schedule)
+    (RESTARTING, "Reexec"):        "defer",
+    (STOPPING,   "DaemonExited"):  "stopped",        # -> done
+    (STOPPING,   "StopDeadline"):  "stop_step",
+    ("*",        "Control"):       "control",        # sig N / reopen, in any phase
+    ("*",        "LoggerExited"):  "logger_exited",
+}
+PHASES = (RUNNING, BACKOFF, RESTARTING, STOPPING, DONE, FAILED)
+EVENTS = ("DaemonExited", "RespawnDue", "StopRequested", "StopDeadline", "HealthVerdict",
+          "LoggerExited", "Control", "Reexec", "SpawnFailed")
+
+FORKED = "the daemon forked into the background; set command_args_foreground"
 
 
-class Phase:
-    """The daemon's phases (plain strings: the enum module costs every
-    supervisor start-up time and memory)."""
-    RUNNING = "running"        # the daemon is up
-    BACKOFF = "backoff"        # waiting out the respawn delay
-    RESTARTING = "restarting"  # stopping the daemon to respawn it (failed health check)
-    STOPPING = "stopping"      # stopping the daemon for good
-    DONE = "done"
+class System:
+    """The system calls the state machine makes, on one object that tests
+    replace.  spawn is child.spawn: posix_spawn(3) whenever it can."""
 
+    def now(self):
+        return time.monotonic()
 
-def now():
-    return time.monotonic()
+    def kill(self, pid, sig):
+        os.kill(pid, sig)
+
+    def waitpid(self):
+        """(pid, status) of one exited child, (0, 0) if none."""
+        return os.waitpid(-1, os.WNOHANG)
+
+    def spawn(self, setup, argv, stdio, keep=(), extra_env=None):
+        return child.spawn(setup, argv, stdio, keep, extra_env)
+
+    def identity(self, pid):
+        return procinfo.identity(pid)
+
+    def group_alive(self, pgid):
+        try:
+            os.kill(-pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+    def write_state(self, state, values):
+        state.set_many(values)
 
 
 class Supervisor:
-    def __init__(self, opts, state, pidfile, setup, ctl):
+    def __init__(self, opts, state, pidfile, setup, ctl, system=None):
         self.o = opts
         self.state = state
         self.pidfile = pidfile
         self.setup = setup
         self.ctl = ctl                      # ControlFifo
-        self.phase = Phase.RUNNING
+        self.sys = system or System()
+        self.phase = RUNNING
         self.pid = None                     # the daemon
+        self.started_at = None              # when it was spawned (monotonic)
         self.deaths = []                    # monotonic times of respawns, for respawn_max
         self.restarts = 0                   # respawns over the whole lifetime
         self.respawn_at = None
         self.last_exit = None
-        self.failing = False
+        self.leftovers = []                 # process groups a forking daemon left behind
+        self.later = []                     # events deferred until the daemon runs
         self.stopper = None
-        self.health = None
-        self.out = OutputPipes(opts, setup)
+        self._health = None
+        self.writer = RetryingWriter(state, self.sys.now, lambda prio, msg: self.log(prio, msg),
+                                     lambda values: self.sys.write_state(state, values))
+        self.out = OutputPipes(opts, setup, spawn=self.sys.spawn, now=self.sys.now)
         self.notify_fd = None
-        self.reexec_requested = False
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    @property
+    def health(self):
+        return self._health
+
+    @health.setter
+    def health(self, check):
+        # Its state writes ("healthcheck") retry like ours.
+        self._health = check
+        if check is not None:
+            check.state = self.writer
+
+    @property
+    def failing(self):
+        return self.phase == FAILED
 
     # -- logging -------------------------------------------------------
     def log(self, prio, msg):
@@ -74,7 +163,8 @@ class Supervisor:
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
     def spawn(self):
-        """Start the daemon once; raises child.SpawnError."""
+        """Start the daemon once; raises child.SpawnError.  A state write
+        that fails (a full /run) does not: the writer retries it."""
         stdio = self.out.daemon_stdio()
         keep = {}
         extra_env = None
@@ -82,207 +172,304 @@ class Supervisor:
             keep[self.o.notify[1]] = self.notify_fd
         if self.o.notify and self.o.notify[0] == "socket":
             extra_env = {"NOTIFY_SOCKET": self.state.notify_socket_path()}
-        self.pid = child.spawn(self.setup, self.o.argv, stdio, keep, extra_env)
-        count = self._window_count()
+        self.pid = self.sys.spawn(self.setup, self.o.argv, stdio, keep, extra_env)
+        self.started_at = self.sys.now()
         values = {
             "child_pid": self.pid,
             "start_time": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "start_count": count,
-            "child_ident": procinfo.identity(self.pid) or "",
+            "start_count": self._window_count(),
+            "child_ident": self.sys.identity(self.pid) or "",
             "restarts": self.restarts,
         }
         if self.last_exit:
             # Written now, not at the exit: nothing delays the respawn.
             values["last_exit"] = self.last_exit
-        self.state.set_many(values)
+        self.writer.set_many(values)
         self.log(syslog.LOG_INFO, "started %s, pid %d" % (" ".join(self.o.argv), self.pid))
-        self.phase = Phase.RUNNING
         if self.health:
-            self.health.schedule_first(now())
+            self.health.schedule_first(self.sys.now())
 
     def _window_count(self):
         period = self.o.respawn_period_ms / 1000.0
         if period:
-            cut = now() - period
+            cut = self.sys.now() - period
             self.deaths = [t for t in self.deaths if t >= cut]
         return len(self.deaths)
 
-    # -- the loop ----------------------------------------------------------
+    # -- the machine ---------------------------------------------------------
+    def dispatch(self, ev):
+        name = ev[0]
+        handler = TABLE.get((self.phase, name)) or TABLE.get(("*", name))
+        if handler is None:
+            return
+        before = self.phase
+        self.phase, actions = getattr(self, "on_" + handler)(ev)
+        self.log(syslog.LOG_INFO if self.phase != before else syslog.LOG_DEBUG,
+                 "%s --%s--> %s" % (before, name, self.phase))
+        for action in actions:
+            follow = self.act(action)
+            if follow:
+                self.dispatch(follow)
+        if self.phase == RUNNING and self.later:
+            self.dispatch(self.later.pop(0))
+
+    # Handlers: (event) -> (next phase, [actions]).  They change only the
+    # machine's own memory; the world is touched by act().
+    def on_exited(self, ev):
+        status = ev[1]
+        how = describe_status(status)
+        acts = [("log", syslog.LOG_WARNING, "%s, pid %d, %s" % (self.o.exec, self.pid, how)),
+                ("health_cancel",)]
+        how = self._left_behind(status, how, acts)
+        self.last_exit = how
+        self.pid = None
+        self.stopper = None
+        # An unexpected exit or a health-check restart: both count as a
+        # respawn, as in OpenRC (supervise-daemon.c, the respawn loop).
+        t = self.sys.now()
+        self.deaths.append(t)
+        self.restarts += 1
+        n = self._window_count()
+        if self.o.respawn_max and n > self.o.respawn_max:
+            acts += [("log", syslog.LOG_WARNING, "respawned \"%s\" too many times (%d in %s), giving up"
+                      % (self.o.exec, n, convert.format_ms(self.o.respawn_period_ms)
+                         if self.o.respawn_period_ms else "its lifetime")),
+                     ("write", {"last_exit": how}), ("stop_leftovers",)]
+            return FAILED, acts
+        delay = self.o.respawn_delay_ms + self.o.respawn_delay_step_ms * n
+        if self.o.respawn_delay_step_ms and delay > self.o.respawn_delay_cap_ms:
+            delay = self.o.respawn_delay_cap_ms
+        self.respawn_at = t + delay / 1000.0
+        return BACKOFF, acts
+
+    def _left_behind(self, status, how, acts):
+        """A daemon that exits 0 while its process group lives on forked
+        away (no command_args_foreground): OpenRC's C supervisor respawns
+        it and orphans a copy each time.  Say so once; remember the group
+        so that stop stops it too."""
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+                and self.sys.group_alive(self.pid)):
+            return how
+        if not self.leftovers:
+            acts.append(("log", syslog.LOG_ERR, "%s exited at once and left its process group "
+                         "running: %s" % (self.o.exec, FORKED)))
+        self.leftovers.append(self.pid)
+        return "%s; %s" % (how, FORKED)
+
+    def on_stopped(self, ev):
+        how = describe_status(ev[1])
+        acts = [("log", syslog.LOG_WARNING, "%s, pid %d, %s" % (self.o.exec, self.pid, how))]
+        self._left_behind(ev[1], how, acts)
+        self.last_exit = how
+        self.pid = None
+        self.stopper = None
+        return DONE, acts + [("stop_leftovers",)]
+
+    def on_respawn(self, ev):
+        self.respawn_at = None
+        return RUNNING, [("spawn",)]
+
+    def on_spawn_failed(self, ev):
+        # The command ran before; if it cannot run now (removed, made
+        # non-executable) that is a failure, not a spin.
+        return FAILED, [("log", syslog.LOG_ERR, "cannot respawn: %s" % ev[1]), ("stop_leftovers",)]
+
+    def on_health_failed(self, ev):
+        return RESTARTING, [("log", syslog.LOG_WARNING, "health check failed, restarting pid %d"
+                             % self.pid), ("stop_begin",)]
+
+    def on_stop(self, ev):
+        acts = [("log", syslog.LOG_INFO, "stopping (%s)" % ev[1]), ("health_cancel",)]
+        if not self.stopper:            # a health restart's schedule just goes on
+            acts.append(("stop_begin",))
+        return STOPPING, acts
+
+    def on_stop_idle(self, ev):
+        self.respawn_at = None
+        return DONE, [("log", syslog.LOG_INFO, "stopping (%s)" % ev[1]), ("health_cancel",),
+                      ("stop_leftovers",)]
+
+    def on_stop_step(self, ev):
+        return self.phase, [("stop_advance",)]
+
+    def on_control(self, ev):
+        cmd = ev[1]
+        if cmd[0] == "sig":
+            return self.phase, [("signal", cmd[1])] if self.pid else []
+        return self.phase, [("reopen",)]
+
+    def on_logger_exited(self, ev):
+        return self.phase, [("logger_exited", ev[1])]
+
+    def on_reexec(self, ev):
+        return RUNNING, [("reexec",)]
+
+    def on_defer(self, ev):
+        self.later = [ev]
+        return self.phase, []
+
+    # Actions: the only code that touches the world (through self.sys).
+    def act(self, a):
+        """Carry out one action; returns a follow-up event or None."""
+        kind = a[0]
+        if kind == "log":
+            self.log(a[1], a[2])
+        elif kind == "write":
+            self.writer.set_many(a[1])
+        elif kind == "spawn":
+            try:
+                self.spawn()
+            except child.SpawnError as e:
+                return ("SpawnFailed", str(e))
+        elif kind == "signal":
+            self.log(syslog.LOG_INFO, "sending signal %d to %d" % (a[1], self.pid))
+            try:
+                self.sys.kill(self.pid, a[1])
+            except OSError as e:
+                self.log(syslog.LOG_ERR, "unable to send signal %d to %d: %s"
+                         % (a[1], self.pid, e.strerror))
+        elif kind == "reopen":
+            self.out.reopen()
+        elif kind == "health_cancel":
+            if self.health:
+                self.health.cancel()
+        elif kind == "stop_begin":
+            self.stopper = StopSchedule(self.o.stop_schedule(), self.pid, self.o.stop_group,
+                                        self._send_stop)
+            self.stopper.begin(self.sys.now(), self.log)
+        elif kind == "stop_advance":
+            if self.stopper:
+                self.stopper.advance(self.sys.now(), self.log)
+        elif kind == "stop_leftovers":
+            self._stop_leftovers()
+        elif kind == "logger_exited":
+            self.out.child_exited(a[1])
+        elif kind == "reexec":
+            self._reexec()
+        return None
+
+    def _send_stop(self, sig):
+        """A stop signal reaches the daemon (its group with --stopgroup)
+        and every group a forking daemon left behind."""
+        self.sys.kill(-self.pid if self.o.stop_group else self.pid, sig)
+        for pg in self.leftovers:
+            try:
+                self.sys.kill(-pg, sig)
+            except OSError:
+                pass
+
+    def _stop_leftovers(self):
+        """At the end: the stop schedule for each group still alive (they
+        are not our children: run_blocking watches them)."""
+        for pg in self.leftovers:
+            if self.sys.group_alive(pg):
+                self.log(syslog.LOG_INFO, "stopping process group %d left behind by %s"
+                         % (pg, self.o.exec))
+                run_blocking(self.o.stop_schedule(), pg, lambda pg=pg: self.sys.group_alive(pg),
+                             group=True, send=lambda sig, pg=pg: self.sys.kill(-pg, sig),
+                             log=self.log)
+        self.leftovers = []
+
+    # -- the loop: fds, signals and deadlines -> events ---------------------
     def run(self):
         poller = select.poll()
         poller.register(self.wake_r, select.POLLIN)
         poller.register(self.ctl.fd, select.POLLIN)
-        out_fds = set()
-        health_fd = None
-        while self.phase is not Phase.DONE:
-            # The pipes we drain change as loggers die and come back.
+        watched = set()
+        while self.phase not in (DONE, FAILED):
+            # The pipes we drain change as loggers die and come back; the
+            # health check's output pipe comes and goes with each check.
             want = set(self.out.poll_fds())
-            for fd in out_fds - want:
-                poller.unregister(fd)
-            for fd in want - out_fds:
-                poller.register(fd, select.POLLIN)
-            out_fds = want
-            timeout = self._timeout()
-            try:
-                events = poller.poll(timeout)
-            except InterruptedError:
-                events = []
-            for fd, ev in events:
-                if fd == self.wake_r:
-                    self._drain_signals()
-                elif fd == self.ctl.fd:
-                    for cmd in self.ctl.read():
-                        self._control(cmd)
-                elif fd == health_fd:
-                    self.health.read_output()
-                else:
-                    self.out.pump(fd)
-            self._reap()
-            self._timers()
-            # The health check's output pipe comes and goes with each check.
             hfd = self.health.output_fd() if self.health else None
-            if hfd != health_fd:
-                if health_fd is not None:
-                    try:
-                        poller.unregister(health_fd)
-                    except KeyError:
-                        pass
-                if hfd is not None:
-                    poller.register(hfd, select.POLLIN)
-                health_fd = hfd
-            if self.reexec_requested and self.phase is Phase.RUNNING:
-                self._reexec()
-        return 1 if self.failing else 0
+            if hfd is not None:
+                want.add(hfd)
+            for fd in watched - want:
+                poller.unregister(fd)
+            for fd in want - watched:
+                poller.register(fd, select.POLLIN)
+            watched = want
+            try:
+                ready = poller.poll(self._timeout())
+            except InterruptedError:
+                ready = []
+            for ev in self.events(ready, hfd):
+                self.dispatch(ev)
+                if self.phase in (DONE, FAILED):
+                    break
+        return 1 if self.phase == FAILED else 0
+
+    def events(self, ready, health_fd=None):
+        """What poll() reported, the children reaped and the deadlines due,
+        as events (fd-level work, pumping output, is done here)."""
+        evs = []
+        for fd, _ in ready:
+            if fd == self.wake_r:
+                evs += self._signals()
+            elif fd == self.ctl.fd:
+                evs += [("StopRequested", "control fifo") if c[0] == "stop" else ("Control", c)
+                        for c in self.ctl.read()]
+            elif fd == health_fd:
+                self.health.read_output()
+            else:
+                self.out.pump(fd)
+        evs += self._reap()
+        t = self.sys.now()
+        self.out.tick(t)
+        if self.writer.retry_at is not None and t >= self.writer.retry_at:
+            self.writer.flush()
+        if self.phase == BACKOFF and self.respawn_at is not None and t >= self.respawn_at:
+            evs.append(("RespawnDue",))
+        if self.stopper and self.stopper.deadline is not None and t >= self.stopper.deadline:
+            evs.append(("StopDeadline",))
+        if self.health and self.phase == RUNNING and self.health.tick(t) == "restart" and self.pid:
+            evs.append(("HealthVerdict", "restart"))
+        return evs
 
     def _timeout(self):
         due = [t for t in (self.respawn_at,
                            self.stopper.deadline if self.stopper else None,
                            self.health.deadline() if self.health else None,
-                           self.out.deadline()) if t is not None]
+                           self.out.deadline(), self.writer.retry_at) if t is not None]
         if not due:
             return None                      # idle: sleep until something happens
-        return max(0, int((min(due) - now()) * 1000) + 1)
+        return max(0, int((min(due) - self.sys.now()) * 1000) + 1)
 
-    def _drain_signals(self):
+    def _signals(self):
         try:
             data = os.read(self.wake_r, 512)
         except BlockingIOError:
-            return
+            return []
+        evs = []
         for sig in data:
             if sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-                self.request_stop("signal %s" % convert.signal_name(sig))
+                evs.append(("StopRequested", "signal %s" % convert.signal_name(sig)))
             elif sig == signal.SIGHUP:
-                self.reexec_requested = True
+                evs.append(("Reexec",))
             elif sig == signal.SIGUSR1:
-                self.out.reopen()
-
-    def _control(self, cmd):
-        if cmd[0] == "sig":
-            if self.pid:
-                self.log(syslog.LOG_INFO, "sending signal %d to %d" % (cmd[1], self.pid))
-                try:
-                    os.kill(self.pid, cmd[1])
-                except OSError as e:
-                    self.log(syslog.LOG_ERR, "unable to send signal %d to %d: %s"
-                             % (cmd[1], self.pid, e.strerror))
-        elif cmd[0] == "reopen":
-            self.out.reopen()
-        elif cmd[0] == "stop":
-            self.request_stop("control fifo")
-
-    # -- events ------------------------------------------------------------
-    def request_stop(self, why):
-        if self.phase in (Phase.STOPPING, Phase.DONE):
-            return
-        self.log(syslog.LOG_INFO, "stopping (%s)" % why)
-        if self.health:
-            self.health.cancel()
-        self.respawn_at = None
-        if self.pid:
-            self.phase = Phase.STOPPING
-            if not self.stopper:
-                self._start_stopper()
-        else:
-            self.phase = Phase.DONE
-
-    def _start_stopper(self):
-        self.stopper = StopSchedule(self.o.stop_schedule(), self.pid, self.o.stop_group)
-        self.stopper.begin(now(), self.log)
+                evs.append(("Control", ("reopen",)))
+        return evs
 
     def _reap(self):
+        evs = []
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status = self.sys.waitpid()
             except ChildProcessError:
-                return
+                return evs
             except InterruptedError:
                 continue
             if pid == 0:
-                return
+                return evs
             if pid == self.pid:
-                self._daemon_exited(status)
+                evs.append(("DaemonExited", status))
             elif self.health and self.health.owns(pid):
-                self.health.exited(pid, status, now())
+                self.health.exited(pid, status, self.sys.now())
             else:
-                self.out.child_exited(pid)
-
-    def _daemon_exited(self, status):
-        how = describe_status(status)
-        self.log(syslog.LOG_WARNING, "%s, pid %d, %s" % (self.o.exec, self.pid, how))
-        self.last_exit = how
-        self.pid = None
-        self.stopper = None
-        if self.health:
-            self.health.cancel()
-        if self.phase is Phase.STOPPING:
-            self.phase = Phase.DONE
-            return
-        # An unexpected exit or a health-check restart: both count as a
-        # respawn, as in OpenRC.
-        t = now()
-        self.deaths.append(t)
-        self.restarts += 1
-        n = self._window_count()
-        if self.o.respawn_max and n > self.o.respawn_max:
-            self.log(syslog.LOG_WARNING, "respawned \"%s\" too many times (%d in %s), giving up"
-                     % (self.o.exec, n, convert.format_ms(self.o.respawn_period_ms)
-                        if self.o.respawn_period_ms else "its lifetime"))
-            self.failing = True
-            self.phase = Phase.DONE
-            self.state.set("last_exit", how)
-            return
-        delay = self.o.respawn_delay_ms + self.o.respawn_delay_step_ms * n
-        if self.o.respawn_delay_step_ms and delay > self.o.respawn_delay_cap_ms:
-            delay = self.o.respawn_delay_cap_ms
-        self.phase = Phase.BACKOFF
-        self.respawn_at = t + delay / 1000.0
-
-    def _timers(self):
-        t = now()
-        self.out.tick(t)
-        if self.phase is Phase.BACKOFF and self.respawn_at is not None and t >= self.respawn_at:
-            self.respawn_at = None
-            try:
-                self.spawn()
-            except child.SpawnError as e:
-                # The command ran before; if it cannot run now (removed,
-                # made non-executable) that is a failure, not a spin.
-                self.log(syslog.LOG_ERR, "cannot respawn: %s" % e)
-                self.failing = True
-                self.phase = Phase.DONE
-        if self.stopper and self.stopper.deadline is not None and t >= self.stopper.deadline:
-            self.stopper.advance(t, self.log)
-        if self.health and self.phase is Phase.RUNNING:
-            verdict = self.health.tick(t)
-            if verdict == "restart" and self.pid:
-                self.log(syslog.LOG_WARNING, "health check failed, restarting pid %d" % self.pid)
-                self.phase = Phase.RESTARTING
-                self._start_stopper()
+                evs.append(("LoggerExited", pid))
 
     def _reexec(self):
         """SIGHUP / --reexec: replace this process with a fresh supervisor,
         keeping the daemon (our child: its pid survives exec)."""
-        self.reexec_requested = False
         self.log(syslog.LOG_WARNING, "re-executing the supervisor, daemon pid %d kept" % self.pid)
         for fd in self.out.inheritable_fds() + [self.ctl.fd, self.ctl.keep_fd]:
             os.set_inheritable(fd, True)

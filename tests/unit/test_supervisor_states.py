@@ -1,64 +1,109 @@
 """The supervisor's state machine, driven by hand: no process is forked.
 
-child.spawn is replaced by a stub and the clock by a variable, so each test
+System (spawn, kill, waitpid, now, the state writer) is a fake, so each test
 states exactly which events happen when.
 """
+
+import errno
 
 import pytest
 
 from openrc_sv import sd_args, supervisor
 from openrc_sv.rcstate import ServiceState
-from openrc_sv.supervisor import Phase, Supervisor, parse_control
+from openrc_sv.supervisor import (BACKOFF, DONE, FAILED, RESTARTING, RUNNING, STOPPING,
+                                  Supervisor, parse_control)
+
+KILLED = 9                 # a wait status: killed by SIGKILL
+EXIT0 = 0
 
 
-class FakeClock:
-    t = 1000.0
+class FakeSystem:
+    def __init__(self):
+        self.t = 1000.0
+        self.pids = iter(range(5000, 6000))
+        self.sent = []
+        self.alive_groups = set()
+        self.full = False          # the state writer fails with ENOSPC
+        self.spawn_error = None
+        self.spawned = 0
+
+    def now(self):
+        return self.t
+
+    def kill(self, pid, sig):
+        self.sent.append((pid, sig))
+        if pid < 0 and sig in (9, 15):
+            self.alive_groups.discard(-pid)
+
+    def waitpid(self):
+        return 0, 0
+
+    def spawn(self, setup, argv, stdio, keep=(), extra_env=None):
+        if self.spawn_error:
+            raise supervisor.child.SpawnError(self.spawn_error)
+        self.spawned += 1
+        return next(self.pids)
+
+    def identity(self, pid):
+        return "%d:1" % pid
+
+    def group_alive(self, pgid):
+        return pgid in self.alive_groups
+
+    def write_state(self, state, values):
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device", state.path("options"))
+        state.set_many(values)
 
 
 @pytest.fixture
-def make(tmp_path, monkeypatch):
-    clock = FakeClock()
-    monkeypatch.setattr(supervisor, "now", lambda: clock.t)
-    pids = iter(range(5000, 6000))
-    monkeypatch.setattr(supervisor.child, "spawn", lambda *a, **k: next(pids))
-    monkeypatch.setattr(supervisor.procinfo, "identity", lambda pid: "%d:1" % pid)
-
+def make(tmp_path):
     def build(*opts):
         o = sd_args.parse(["svc", "--start", *opts, "/bin/true"], {"RC_SVCNAME": "svc"})
         st = ServiceState("svc", root=str(tmp_path))
-        sup = Supervisor(o, st, str(tmp_path / "pid"), None, None)
-        sup.log = lambda prio, msg: None
+        fake = FakeSystem()
+        sup = Supervisor(o, st, str(tmp_path / "pid"), None, None, system=fake)
+        sup.logged = []
+        sup.log = lambda prio, msg: sup.logged.append(msg)
         sup.spawn()
-        return sup, clock, st
+        return sup, fake, st
     return build
 
 
-def crash(sup):
-    sup._daemon_exited(9)          # killed by SIGKILL
+def crash(sup, status=KILLED):
+    sup.dispatch(("DaemonExited", status))
+
+
+def tick(sup):
+    """The deadlines the loop would turn into events now."""
+    for ev in sup.events([]):
+        sup.dispatch(ev)
 
 
 def test_a_crash_is_respawned_at_once_by_default(make):
     sup, clock, st = make()
     first = sup.pid
     crash(sup)
-    assert sup.phase is Phase.BACKOFF and sup.respawn_at == clock.t
-    sup._timers()
-    assert sup.phase is Phase.RUNNING and sup.pid != first
+    assert sup.phase == BACKOFF and sup.respawn_at == clock.t
+    tick(sup)
+    assert sup.phase == RUNNING and sup.pid != first
     assert st.get("child_pid") == str(sup.pid)
     assert st.get("start_count") == "1"
     assert st.get("last_exit") == "signal KILL"
+    assert "running --DaemonExited--> backoff" in sup.logged
+    assert "backoff --RespawnDue--> running" in sup.logged
 
 
 def test_respawn_delay_is_waited_out(make):
     sup, clock, _ = make("--respawn-delay", "2")
     crash(sup)
     clock.t += 1.9
-    sup._timers()
-    assert sup.phase is Phase.BACKOFF
+    tick(sup)
+    assert sup.phase == BACKOFF
     assert sup._timeout() == 101        # ms until the respawn, rounded up
     clock.t += 0.1
-    sup._timers()
-    assert sup.phase is Phase.RUNNING
+    tick(sup)
+    assert sup.phase == RUNNING
 
 
 def test_respawn_stops_after_respawn_max_within_period(make):
@@ -66,18 +111,18 @@ def test_respawn_stops_after_respawn_max_within_period(make):
     sup, clock, _ = make("--respawn-max", "2", "--respawn-period", "10")
     for _ in range(2):
         crash(sup)
-        sup._timers()
+        tick(sup)
         clock.t += 1
     crash(sup)
-    assert sup.phase is Phase.DONE and sup.failing
+    assert sup.phase == FAILED and sup.failing
 
 
 def test_deaths_older_than_the_period_do_not_count(make):
     sup, clock, _ = make("--respawn-max", "2", "--respawn-period", "10")
     for _ in range(5):
         crash(sup)
-        assert sup.phase is Phase.BACKOFF
-        sup._timers()
+        assert sup.phase == BACKOFF
+        tick(sup)
         clock.t += 6                     # never three within 10s
     assert not sup.failing
 
@@ -86,15 +131,15 @@ def test_respawn_max_zero_is_unlimited(make):
     sup, clock, _ = make("--respawn-max", "0")
     for _ in range(50):
         crash(sup)
-        sup._timers()
-    assert sup.phase is Phase.RUNNING and sup.restarts == 50
+        tick(sup)
+    assert sup.phase == RUNNING and sup.restarts == 50
 
 
 def test_without_period_respawn_max_covers_the_whole_lifetime(make):
     sup, clock, _ = make("--respawn-max", "3")
     for _ in range(3):
         crash(sup)
-        sup._timers()
+        tick(sup)
         clock.t += 3600
     crash(sup)
     assert sup.failing
@@ -108,35 +153,109 @@ def test_linear_backoff_is_capped(make):
         crash(sup)
         delays.append(round(sup.respawn_at - clock.t, 3))
         clock.t = sup.respawn_at
-        sup._timers()
+        tick(sup)
     assert delays == [3.0, 4.0, 4.0, 4.0]
 
 
 def test_stop_during_respawn_delay_cuts_it_short(make):
     sup, clock, _ = make("--respawn-delay", "60")
     crash(sup)
-    sup.request_stop("test")
-    assert sup.phase is Phase.DONE and sup.respawn_at is None
+    sup.dispatch(("StopRequested", "test"))
+    assert sup.phase == DONE and sup.respawn_at is None
 
 
-def test_stop_runs_the_schedule_and_ends_on_exit(make, monkeypatch):
-    import openrc_sv.stopper as stopper
-    sent = []
-    monkeypatch.setattr(stopper.os, "kill", lambda pid, sig: sent.append((pid, sig)))
+def test_stop_runs_the_schedule_and_ends_on_exit(make):
     sup, clock, _ = make("--retry", "TERM/2/KILL/2")
     pid = sup.pid
-    sup.request_stop("test")
-    assert sup.phase is Phase.STOPPING and sent == [(pid, 15)]
+    sup.dispatch(("StopRequested", "test"))
+    assert sup.phase == STOPPING and clock.sent == [(pid, 15)]
     clock.t += 2
-    sup._timers()
-    assert sent == [(pid, 15), (pid, 9)]
-    sup._daemon_exited(9)
-    assert sup.phase is Phase.DONE and not sup.failing
+    tick(sup)
+    assert clock.sent == [(pid, 15), (pid, 9)]
+    crash(sup)
+    assert sup.phase == DONE and not sup.failing
 
 
 def test_idle_supervisor_has_no_timeout(make):
     sup, _, _ = make()
     assert sup._timeout() is None
+
+
+def test_a_respawn_that_cannot_exec_fails(make):
+    sup, clock, _ = make()
+    crash(sup)
+    clock.spawn_error = "unable to exec '/bin/true': No such file or directory"
+    tick(sup)
+    assert sup.phase == FAILED
+    assert "running --SpawnFailed--> failed" in sup.logged
+
+
+# A full /run (issue 8, item 2) ---------------------------------------------------
+
+def test_a_full_run_never_ends_supervision_and_the_state_arrives_later(make):
+    sup, clock, st = make()
+    first = sup.pid
+    clock.full = True
+    crash(sup)
+    tick(sup)                                     # the respawn's write fails
+    assert sup.phase == RUNNING and sup.pid != first
+    assert st.get("child_pid") == str(first)
+    assert sup.writer.retry_at == clock.t + 1.0
+    assert sum("cannot write the service state" in m for m in sup.logged) == 1
+    clock.t += 1
+    tick(sup)                                     # still full: retried, said once
+    assert sup.writer.retry_at == clock.t + 2.0
+    assert sum("cannot write the service state" in m for m in sup.logged) == 1
+    clock.full = False
+    clock.t += 2
+    tick(sup)
+    assert st.get("child_pid") == str(sup.pid) and st.get("last_exit") == "signal KILL"
+    assert sup.writer.retry_at is None and sup._timeout() is None
+
+
+def test_a_full_run_when_giving_up_still_ends_as_failed(make):
+    sup, clock, _ = make("--respawn-max", "1")
+    clock.full = True
+    crash(sup)
+    tick(sup)
+    crash(sup)
+    assert sup.phase == FAILED
+
+
+# A daemon that forks away (issue 8, item 9) --------------------------------------
+
+def test_a_daemon_that_forks_away_is_named_once_and_its_groups_stopped(make):
+    sup, clock, st = make("--respawn-max", "0", "--retry", "TERM/1")
+    groups = []
+    for _ in range(3):
+        groups.append(sup.pid)
+        clock.alive_groups.add(sup.pid)           # its background copy lives on
+        crash(sup, EXIT0)
+        tick(sup)
+    assert sup.leftovers == groups
+    assert sum("command_args_foreground" in m for m in sup.logged) == 1
+    assert "forked into the background" in st.get("last_exit")
+    pid = sup.pid
+    sup.dispatch(("StopRequested", "test"))
+    assert (pid, 15) in clock.sent and all((-g, 15) in clock.sent for g in groups)
+    crash(sup)
+    assert sup.phase == DONE and not clock.alive_groups and sup.leftovers == []
+
+
+def test_leftovers_are_stopped_when_a_stop_comes_during_backoff(make):
+    sup, clock, _ = make("--respawn-delay", "60", "--retry", "TERM/1")
+    g = sup.pid
+    clock.alive_groups.add(g)
+    crash(sup, EXIT0)
+    sup.dispatch(("StopRequested", "test"))
+    assert sup.phase == DONE and (-g, 15) in clock.sent and not clock.alive_groups
+
+
+def test_an_exit_0_with_no_group_left_is_an_ordinary_exit(make):
+    sup, clock, st = make()
+    crash(sup, EXIT0)
+    tick(sup)
+    assert sup.leftovers == [] and st.get("last_exit") == "exit 0"
 
 
 def test_control_protocol():
