@@ -20,6 +20,16 @@ _HIDDEN_MARKERS = (b"unknown function", b"not a default nor extra command")
 _MAX_OUTPUT = 4096
 
 
+# The check's phases (plain strings).  A verdict ("restart") is handed to
+# the supervisor once `unhealthy` has run, as OpenRC's supervise-daemon
+# does after its healthcheck/unhealthy pair.
+IDLE = "idle"              # no check scheduled (daemon down, or cancelled)
+WAITING = "waiting"        # until next_at (healthcheck_delay, then the timer)
+CHECKING = "checking"      # `$RC_SERVICE healthcheck` runs, until its deadline
+UNHEALTHY = "unhealthy"    # `$RC_SERVICE unhealthy` runs, until its deadline
+HIDDEN = "hidden"          # the script has no healthcheck command: off for good
+
+
 class HealthCheck:
     def __init__(self, script, timer_ms, delay_ms, timeout_ms, state, log, setup_env=None):
         self.script = script
@@ -28,33 +38,40 @@ class HealthCheck:
         self.timeout = (timeout_ms or timer_ms) / 1000.0
         self.state = state
         self.log = log
-        self.next_at = None
-        self.proc = None          # (pid, phase "check"|"unhealthy", deadline, out_fd)
+        self.phase = IDLE
+        self.next_at = None       # WAITING: when the next check starts
+        self.pid = None           # CHECKING/UNHEALTHY: the child,
+        self.until = None         # its deadline,
+        self.fd = None            # and its output pipe
         self.output = b""
-        self.hidden = False
         self.verdict = None
         self.failures = 0
 
+    @property
+    def hidden(self):
+        return self.phase == HIDDEN
+
     # scheduling --------------------------------------------------------
     def schedule_first(self, now):
-        if not self.hidden:
-            self.next_at = now + self.delay
+        if self.phase != HIDDEN:
+            self._wait(now + self.delay)
 
     def cancel(self):
-        if self.proc:
+        if self.pid is not None:
             self._kill()
-        self.next_at = None
+        if self.phase != HIDDEN:
+            self.phase, self.next_at = IDLE, None
 
     def deadline(self):
-        if self.proc:
-            return self.proc[2]
+        if self.pid is not None:
+            return self.until
         return self.next_at
 
     def owns(self, pid):
-        return self.proc is not None and self.proc[0] == pid
+        return self.pid is not None and self.pid == pid
 
     def output_fd(self):
-        return self.proc[3] if self.proc else None
+        return self.fd
 
     # the loop's entry points ------------------------------------------------
     def tick(self, now):
@@ -62,28 +79,28 @@ class HealthCheck:
         if self.verdict:
             v, self.verdict = self.verdict, None
             return v
-        if self.proc and now >= self.proc[2]:
-            what = self.proc[1]
+        if self.pid is not None and now >= self.until:
+            what = self.phase
             self.log(syslog.LOG_WARNING, "%s for %s timed out after %gs, killed"
-                     % (what, self.script, self.timeout))
+                     % ("healthcheck" if what == CHECKING else "unhealthy", self.script, self.timeout))
             self._kill()
-            if what == "healthcheck":
+            if what == CHECKING:
                 self._failed(now, "timeout")
             else:
+                self.phase = IDLE
                 return "restart"
-        elif not self.proc and self.next_at is not None and now >= self.next_at:
+        elif self.phase == WAITING and now >= self.next_at:
             self.next_at = None
-            self._run("healthcheck", now)
+            self._run(CHECKING, now)
         if self.verdict:
             v, self.verdict = self.verdict, None
             return v
         return None
 
     def read_output(self):
-        fd = self.output_fd()
         try:
-            data = os.read(fd, 4096)
-        except (BlockingIOError, OSError):
+            data = os.read(self.fd, 4096)
+        except (BlockingIOError, OSError, TypeError):
             return
         if len(self.output) < _MAX_OUTPUT:
             self.output += data[:_MAX_OUTPUT - len(self.output)]
@@ -91,18 +108,18 @@ class HealthCheck:
             self._close_output()
 
     def exited(self, pid, status, now):
-        what = self.proc[1]
+        what = self.phase
         self._drain()
         self._close_output()
-        self.proc = None
+        self.pid = self.until = None
         ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-        if what == "healthcheck":
+        if what == CHECKING:
             if ok:
                 self.failures = 0
                 self.state.set("healthcheck", "ok")
-                self.next_at = now + self.timer
+                self._wait(now + self.timer)
             elif any(m in self.output for m in _HIDDEN_MARKERS):
-                self.hidden = True
+                self.phase = HIDDEN
                 self.state.set("healthcheck", "hidden")
                 self.log(syslog.LOG_ERR, "%s has no healthcheck command: its extra_commands "
                          "replaces the one supervise-daemon.sh adds; write "
@@ -112,20 +129,25 @@ class HealthCheck:
                 self._failed(now, "exit %d" % os.WEXITSTATUS(status) if os.WIFEXITED(status)
                              else "signal %d" % os.WTERMSIG(status))
         else:
+            self.phase = IDLE
             self.verdict = "restart"
 
     # internals ----------------------------------------------------------------
+    def _wait(self, at):
+        self.phase, self.next_at = WAITING, at
+
     def _failed(self, now, why):
         self.failures += 1
         self.state.set("healthcheck", "failing")
         self.log(syslog.LOG_WARNING, "health check for %s failed (%s)" % (self.script, why))
-        self._run("unhealthy", now)
+        self._run(UNHEALTHY, now)
 
-    def _run(self, what, now):
+    def _run(self, phase, now):
+        what = "healthcheck" if phase == CHECKING else "unhealthy"
         r, w = os.pipe2(os.O_CLOEXEC)
         os.set_blocking(r, False)
         self.output = b""
-        pid = os.fork()
+        pid = self._fork()
         if pid == 0:
             try:
                 signal.set_wakeup_fd(-1)
@@ -141,19 +163,20 @@ class HealthCheck:
             except BaseException:
                 os._exit(127)
         os.close(w)
-        self.proc = (pid, what, now + self.timeout, r)
+        self.phase, self.pid, self.until, self.fd = phase, pid, now + self.timeout, r
+
+    _fork = staticmethod(os.fork)
 
     def _kill(self):
         from .child import kill_and_reap
-        kill_and_reap(self.proc[0])
+        kill_and_reap(self.pid)
         self._close_output()
-        self.proc = None
+        self.pid = self.until = None
 
     def _drain(self):
-        fd = self.output_fd()
-        while fd is not None:
+        while self.fd is not None:
             try:
-                data = os.read(fd, 4096)
+                data = os.read(self.fd, 4096)
             except (BlockingIOError, OSError):
                 return
             if not data:
@@ -162,9 +185,9 @@ class HealthCheck:
                 self.output += data[:_MAX_OUTPUT - len(self.output)]
 
     def _close_output(self):
-        if self.proc and self.proc[3] is not None:
+        if self.fd is not None:
             try:
-                os.close(self.proc[3])
+                os.close(self.fd)
             except OSError:
                 pass
-            self.proc = self.proc[:3] + (None,)
+            self.fd = None
