@@ -99,8 +99,8 @@ def run_supervisor(opts, st, pidfile, report_fd, keys, written):
 def resume_supervisor(opts, st, spec):
     """After SIGHUP: the fresh interpreter takes over the daemon and the fds."""
     syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
-    pid_s, ctl_s, streams, restarts = spec.split("|")
-    fds = tuple(int(x) for x in ctl_s.split(","))
+    from . import handoff
+    daemon_pid, fds, streams, restarts = handoff.decode(spec)
     for fd in fds:
         os.set_inheritable(fd, False)
     ctl = ControlFifo(st.fifo_path(), fds)
@@ -108,8 +108,8 @@ def resume_supervisor(opts, st, spec):
     sup.out.adopt(streams)
     child.prepare_supervisor(sup.setup)
     sup.install_signals()
-    sup.pid = int(pid_s)
-    sup.restarts = int(restarts)
+    sup.pid = daemon_pid
+    sup.restarts = restarts
     st.set("supervisor_ident", procinfo.identity(os.getpid()))
     if sup.health:
         sup.health.schedule_first(time.monotonic())

@@ -5,8 +5,8 @@ it execs on SIGHUP, in one environment variable.
 
 STREAMS is logpipes' own export text (it never contains "|" at either end
 that matters: it is split off by position, from both sides).  The producer
-is Supervisor._reexec, the consumer daemonize.resume_supervisor; both are
-meant to use encode()/decode() here.  Stdlib built-ins only.
+is Supervisor._reexec, the consumer daemonize.resume_supervisor: both use
+encode()/decode() here.  Stdlib built-ins only.
 """
 
 ENV = "OPENRC_SV_REEXEC"

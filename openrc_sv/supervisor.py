@@ -473,8 +473,9 @@ class Supervisor:
         self.log(syslog.LOG_WARNING, "re-executing the supervisor, daemon pid %d kept" % self.pid)
         for fd in self.out.inheritable_fds() + [self.ctl.fd, self.ctl.keep_fd]:
             os.set_inheritable(fd, True)
-        os.environ["OPENRC_SV_REEXEC"] = "%d|%d,%d|%s|%d" % (
-            self.pid, self.ctl.fd, self.ctl.keep_fd, self.out.export(), self.restarts)
+        from . import handoff
+        os.environ[handoff.ENV] = handoff.encode(
+            self.pid, (self.ctl.fd, self.ctl.keep_fd), self.out.export(), self.restarts)
         os.environ["RC_SVCNAME"] = self.o.svcname
         signal.set_wakeup_fd(-1)
         from .launcher import argv as launcher_argv
