@@ -122,12 +122,17 @@ def resume_supervisor(opts, st, spec):
 
 def _finish(sup, st, opts, pidfile, failed=False):
     sup.out.finish()
-    st.daemon_set(opts.exec, opts.argv, pidfile, False)
-    st.set("child_pid", None)
-    st.set("child_ident", None)
-    st.mark("stopped")
-    if sup.failing or failed:
-        st.mark("failed")
+    # A full /run must not leave the supervisor dying with a traceback on
+    # its way out: each step is tried, and what fails is said in syslog.
+    for step, args in ((st.daemon_set, (opts.exec, opts.argv, pidfile, False)),
+                       (st.set, ("child_pid", None)), (st.set, ("child_ident", None)),
+                       (st.mark, ("stopped",))) + \
+            (((st.mark, ("failed",)),) if (sup.failing or failed) else ()):
+        try:
+            step(*args)
+        except OSError as e:
+            syslog.syslog(syslog.LOG_ERR, "%s: cannot record the stop: %s" % (
+                opts.svcname, e.strerror or e))
     for p in (pidfile, st.fifo_path(), st.notify_socket_path()):
         try:
             os.unlink(p)
