@@ -33,6 +33,7 @@ DRIVER = os.path.join(HERE, "_drive_backend.py")
 OWNED = "/run/owned"            # the daemon user's own directory
 # The root process the attacker would like to see signalled, and where it is.
 from test_monit_attacks import AS_NOBODY, VICTIM, VICTIM_DIR  # noqa: E402
+from test_monit_attacks import victim_signals as monit_victim_signals  # noqa: E402
 # runit's TAI64 label for UNIX time (supervise.py).
 TAI_UNIX = 4611686018427387914
 
@@ -58,15 +59,10 @@ def start_victim(sb):
 
 
 def victim_signals(sb, pid):
-    """Every signal the victim caught so far (flushed by our own USR2)."""
+    """Every signal the victim caught so far ("(killed)" if it is gone)."""
     if not sb.alive(pid):
         return ["(killed)"]
-    sb.run("kill", "-USR2", str(pid), check=True)
-    wait_for(lambda: "USR2" in (sb.read(VICTIM_DIR + "/signals") or "").split(), 10,
-             what="the victim to record our USR2")
-    seen = (sb.read(VICTIM_DIR + "/signals") or "").split()
-    seen.remove("USR2")
-    return seen
+    return monit_victim_signals(sb, pid)
 
 
 def stat_fields(sb, pid):

@@ -46,13 +46,19 @@ def test_parallel_starts_give_one_daemon_and_one_stop_leaves_none(sandbox, how):
     assert _live_daemons(sb) == [] and I.supervisors(sb, "svc") == []
 
 
-def test_zap_after_a_killed_supervisor_then_start_gives_one_daemon(sandbox):
+def _orphaned(sandbox):
+    """A service whose supervisor was SIGKILLed: (sandbox, its daemon)."""
     sb = sandbox("ours")
     old = I.start_service(sb, "svc")
     sup = I.supervisor_pid(sb, "svc")
     sb.run("kill", "-9", str(sup), check=True)
     wait_for(lambda: not sb.alive(sup), 30, what="the supervisor to die")
     assert sb.alive(old)
+    return sb, old
+
+
+def test_zap_after_a_killed_supervisor_then_start_gives_one_daemon(sandbox):
+    sb, old = _orphaned(sandbox)
     r = sb.rc("svc", "zap")
     assert r.returncode == 0, r.stdout + r.stderr
     assert not sb.exists("/run/openrc/options/svc/child_ident")
@@ -69,11 +75,7 @@ def test_zap_after_a_killed_supervisor_then_start_gives_one_daemon(sandbox):
 
 
 def test_a_daemon_whose_supervisor_was_killed_is_stopped_by_stop_after_zap(sandbox):
-    sb = sandbox("ours")
-    old = I.start_service(sb, "svc")
-    sup = I.supervisor_pid(sb, "svc")
-    sb.run("kill", "-9", str(sup), check=True)
-    wait_for(lambda: not sb.alive(sup), 30, what="the supervisor to die")
+    sb, old = _orphaned(sandbox)
     sb.rc("svc", "zap")
     r = sb.run("supervise-daemon", "svc", "--stop", env=ENV, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
