@@ -1,6 +1,7 @@
 """OpenRC's service state directory, read and written the way librc does.
 
-Layout under $RC_SVCDIR (/run/openrc unless set), as librc keeps it:
+Layout under the service dir (svcdir(): $RC_SVCDIR, else $XDG_RUNTIME_DIR/openrc
+in user mode, else /run/openrc), as librc keeps it:
 
   options/SVC/KEY        service_get_value / service_set_value
   daemons/SVC/NNN        exec=, argv_N=, pidfile= : what service_crashed checks
@@ -20,8 +21,28 @@ _STATE_DIRS = ("started", "starting", "stopping", "inactive", "wasinactive",
                "failed", "hotplugged", "scheduled")
 
 
-def svcdir():
-    return os.environ.get("RC_SVCDIR") or "/run/openrc"
+def user_mode(environ=None):
+    """OpenRC's user mode (0.60+): RC_USER_SERVICES=yes, which `openrc
+    --user`, `rc-service --user` and `-U` set (librc's rc_set_user)."""
+    env = os.environ if environ is None else environ
+    return (env.get("RC_USER_SERVICES") or "").strip().lower() in ("yes", "y", "true", "on", "1")
+
+
+def svcdir(environ=None):
+    """The service dir, found as OpenRC finds it: RC_SVCDIR first (what
+    openrc-run exports, and all OpenRC master relies on), then user mode's
+    $XDG_RUNTIME_DIR/openrc (OpenRC 0.60-0.63), then /run/openrc."""
+    env = os.environ if environ is None else environ
+    if env.get("RC_SVCDIR"):
+        return env["RC_SVCDIR"]
+    if user_mode(env):
+        runtime = env.get("XDG_RUNTIME_DIR")
+        if not runtime:
+            from .errors import UserError
+            raise UserError("user mode (RC_USER_SERVICES=yes or -U) needs XDG_RUNTIME_DIR "
+                            "(or RC_SVCDIR) to find the service dir")
+        return os.path.join(runtime, "openrc")
+    return "/run/openrc"
 
 
 def libexecdir():

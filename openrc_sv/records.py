@@ -7,7 +7,9 @@ Three things live here, each with one home:
 - ServiceLock: `flock` on $RC_SVCDIR/supervise-SVC.lock, held by
   `supervise-daemon --start` around "is it running?" and the claim, and by
   `--stop`, so two starts at once give one daemon.
-- The keeper record: $RC_SVCDIR/../openrc-sv/services/SVC (root only, 0600),
+- The keeper record: $RC_SVCDIR/../openrc-sv/services/SVC (root only, 0600;
+  in user mode, or for a non-root supervisor, $svcdir/openrc-sv/services/SVC:
+  the user's own service dir, never /run),
   written by the supervisor when it starts.  It holds the supervisor's
   identity (pid and start time) and the command it runs.  `rc-service SVC
   zap` removes options/SVC and a wiped /run/openrc removes all of
@@ -23,7 +25,7 @@ The supervisor imports this module: stdlib built-ins only.
 
 import os
 
-from .rcstate import svcdir, write_atomic
+from .rcstate import svcdir, user_mode, write_atomic
 
 _VERSION = "v1"
 
@@ -78,6 +80,10 @@ class ServiceLock:
 
 def records_dir(root=None):
     root = (root or svcdir()).rstrip("/") or "/"
+    if user_mode() or os.geteuid() != 0:
+        # A user's services keep everything in the user's service dir: its
+        # parent ($XDG_RUNTIME_DIR, /run) is not ours to write.
+        return os.path.join(root, "openrc-sv", "services")
     return os.path.join(os.path.dirname(root), "openrc-sv", "services")
 
 

@@ -31,8 +31,9 @@ LONG = [
     "user-mode",
 ]
 # 0.45's supervise-daemon.sh passes --no_new_privs (sic); C getopt rejects it,
-# we accept it.  -U is OpenRC's --user (user mode) in newer builds' common
-# options; here --user takes an argument, as in the man page.
+# we accept it.  -U is OpenRC's user mode (0.60+, its common options spell
+# it --user); here --user keeps the argument the man page gives it, and the
+# long form of -U is --user-mode.
 
 
 def gnu_getopt(args, short, longs):
@@ -131,6 +132,7 @@ class Options:
         self.stop_group = False
         self.verbose = False
         self.quiet = False
+        self.user_mode = False            # -U/--user-mode or RC_USER_SERVICES=yes
 
     @property
     def argv(self):
@@ -166,6 +168,8 @@ def parse(argv, environ=None):
                         % (svc, argv[0] if argv else ""))
     opts.svcname = svc
     opts.raw_argv = list(argv)
+    from .rcstate import user_mode
+    opts.user_mode = user_mode(env)
     # Variables first, so that the command line takes precedence.
     if env.get("SSD_NICELEVEL"):
         opts.nicelevel = convert.integer("SSD_NICELEVEL", env["SSD_NICELEVEL"], -20, 19)
@@ -286,6 +290,8 @@ def _apply(o, flag, val):
         o.signal = convert.signal_number(f, val)
     elif f in ("-3", "--reexec"):
         _mode(o, "reexec", f)
+    elif f in ("-U", "--user-mode"):
+        o.user_mode = True
     elif f in ("-v", "--verbose"):
         o.verbose = True
     elif f in ("-q", "--quiet"):
@@ -296,4 +302,4 @@ def _apply(o, flag, val):
     elif f in ("-V", "--version"):
         from . import __version__
         raise UserError("supervise-daemon (openrc-sv) %s" % __version__, exit_code=0)
-    # -C/--nocolor, -U/--user-mode: accepted for compatibility, nothing to do.
+    # -C/--nocolor: accepted for compatibility, nothing to do.

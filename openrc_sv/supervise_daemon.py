@@ -16,7 +16,7 @@ imported at module level.
 import os
 import sys
 
-from . import procinfo, records, sd_args
+from . import procinfo, rcstate, records, sd_args
 from .errors import UserError
 from .rcstate import ServiceState, write_atomic
 
@@ -27,6 +27,10 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         opts = sd_args.parse(argv)
+        if opts.user_mode:
+            # As librc's rc_set_user(): the supervisor, a fork server it asks,
+            # a re-executed supervisor and the daemon all see user mode.
+            os.environ["RC_USER_SERVICES"] = "yes"
         if opts.mode == "start":
             return start(opts)
         if opts.mode == "stop":
@@ -44,8 +48,8 @@ def main(argv=None):
         # A state directory that is not one, a full /run, a non-root user:
         # one line, never a traceback.
         where = (" %s:" % e.filename) if e.filename else ""
-        hint = " (supervise-daemon must run as root)" if e.errno in (1, 13) \
-            and os.geteuid() != 0 else ""
+        hint = " (supervise-daemon must run as root, or in user mode: -U)" \
+            if e.errno in (1, 13) and os.geteuid() != 0 and not rcstate.user_mode() else ""
         sys.stderr.write(" * %s:%s %s%s\n" % (PROG, where, e.strerror or e, hint))
         return 1
     except KeyboardInterrupt:
@@ -53,6 +57,11 @@ def main(argv=None):
 
 
 def default_pidfile(svc):
+    """OpenRC's default, /var/run/supervise-SVC.pid; a user service's (user
+    mode, or any non-root caller) is in its own service dir, where that
+    user can write it and where it cannot collide with a system service's."""
+    if rcstate.user_mode() or os.geteuid() != 0:
+        return os.path.join(rcstate.svcdir(), "supervise-%s.pid" % svc)
     return "/var/run/supervise-%s.pid" % svc
 
 
