@@ -93,11 +93,7 @@ def parse(argv):
 def _stdio(opts, setup):
     """(stdin, stdout, stderr) fds, opened as the daemon (we are it now)."""
     def open_(option, path, flags):
-        try:
-            return useropen.open_here(path, flags)
-        except OSError as e:
-            raise UserError("%s: cannot open '%s' as the daemon's user: %s"
-                            % (option, path, e.strerror or e))
+        return useropen.open_named(option, None, path, flags)
 
     null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
     stdin = open_("--stdin", opts.stdin, useropen.READ) if opts.stdin else null

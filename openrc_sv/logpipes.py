@@ -39,7 +39,6 @@ import syslog
 import time
 
 from . import child, useropen
-from .errors import UserError
 
 FILE, LOGGER, DISCARD = "file", "logger", "discard"
 QUICK_EXIT = 1.0          # a logger that dies within this is "failing"
@@ -68,11 +67,8 @@ class Stream:
             self.r, self.w = os.pipe2(os.O_CLOEXEC)
         if self.mode == FILE:
             os.set_blocking(self.r, False)
-            try:
-                self.open_file()
-            except OSError as e:
-                raise UserError("--%s: cannot open '%s' as the daemon's user: %s"
-                                % (name, path, e.strerror or e))
+            self.file_fd = useropen.open_named("--" + name, self.who, self.path,
+                                               useropen.WRITE)
 
     def draining(self):
         """Does the supervisor read this pipe (poll it)?"""
@@ -174,11 +170,8 @@ class OutputPipes:
     def daemon_stdio(self):
         if self.stdin_path:
             if self.stdin_fd is None:
-                try:
-                    self.stdin_fd = useropen.open_as(self.who, self.stdin_path, useropen.READ)
-                except OSError as e:
-                    raise UserError("--stdin: cannot open '%s' as the daemon's user: %s"
-                                    % (self.stdin_path, e.strerror or e))
+                self.stdin_fd = useropen.open_named("--stdin", self.who, self.stdin_path,
+                                                    useropen.READ)
             else:
                 try:
                     os.lseek(self.stdin_fd, 0, os.SEEK_SET)

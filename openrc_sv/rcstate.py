@@ -232,6 +232,12 @@ class ServiceState:
             self._options_made = False
         return True
 
+    def gave_up(self):
+        """What a supervisor leaves when respawn_max is reached: the service
+        stopped (options/, child_pid among them, go with it) and failed."""
+        self.mark("stopped")
+        self.mark("failed")
+
     def is_marked(self, state):
         return os.path.lexists(self.path(state, self.name))
 

@@ -163,6 +163,18 @@ def open_as(who, path, flags, mode=MODE):
     raise OSError(int(err) if err.isdigit() else 0, why or "could not be opened", path)
 
 
+def open_named(what, who, path, flags):
+    """open_as(), a failure being the one line every caller reports:
+    "WHAT: cannot open 'PATH' as the daemon's user: REASON".  WHAT is the
+    option or variable the path came from."""
+    try:
+        return open_as(who, path, flags)
+    except OSError as e:
+        from .errors import UserError
+        raise UserError("%s: cannot open '%s' as the daemon's user: %s"
+                        % (what, path, e.strerror or e))
+
+
 def _kill(pid):
     try:
         os.kill(pid, 9)

@@ -52,7 +52,7 @@ from ...errors import UserError
 from ..base import Backend, Status
 from . import settings as settings_mod
 from .ctl import Monit
-from .launch import _read_text
+from .launch import _read_int, _read_text, _unlink
 
 _POLL = 0.05
 
@@ -454,16 +454,3 @@ class MonitBackend(Backend):
             time.sleep(_POLL)
 
 
-def _read_int(path):
-    text = _read_text(path)
-    try:
-        return int(text.split()[0]) if text else None
-    except ValueError:
-        return None
-
-
-def _unlink(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

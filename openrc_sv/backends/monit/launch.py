@@ -156,11 +156,7 @@ def _stdio(l, setup, null):
     who = useropen.Who.of(setup)
 
     def open_(var, path, flags):
-        try:
-            return useropen.open_as(who, path, flags)
-        except OSError as e:
-            raise UserError("%s: cannot open '%s' as the daemon's user: %s"
-                            % (var, path, e.strerror or e))
+        return useropen.open_named(var, who, path, flags)
 
     stdin = open_("input_file", o.stdin, useropen.READ) if o.stdin else null
     out = []
@@ -281,9 +277,7 @@ def _give_up(l, n):
     # service whose backend already says failed.
     st = _rc(l)
     try:
-        st.set("child_pid", None)
-        st.mark("stopped")
-        st.mark("failed")
+        st.gave_up()
     except OSError:
         pass
     write_atomic(l.path("gave-up"), msg + "\n", 0o600)

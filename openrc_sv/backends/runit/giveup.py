@@ -54,8 +54,7 @@ def give_up(svdir, service, script, svcdir):
     st = ServiceState(service, root=svcdir)
     busy = any(st.is_marked(s) for s in ("starting", "stopping"))
     if st.is_marked("started") and not busy:
-        st.mark("stopped")      # options/ goes, child_pid with it
-        st.mark("failed")
+        st.gave_up()
     else:
         try:
             os.unlink(st.path("options", service, "child_pid"))
