@@ -15,16 +15,8 @@ from sandbox import wait_for
 
 pytestmark = pytest.mark.integration
 
-CONF = "/run/monit/monitrc"
-MONITRC = """\
-set daemon 1
-set log /run/monit/monit.log
-set pidfile /run/monit/monit.pid
-set idfile /run/monit/monit.id
-set statefile /run/monit/monit.state
-set httpd unixsocket /run/monit/monit.sock allow openrc-sv:test-only
-include /run/openrc-monit/*.monitrc
-"""
+# The same monit as test_monit_backend's: 1-second cycle, our include dir.
+from test_monit_backend import CONF, MONITRC  # noqa: E402,F401
 AS_NOBODY = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
 VICTIM_DIR = "/run/victim"
 # A root process the attacker would like to see killed: it records every
