@@ -34,7 +34,7 @@ class SpawnError(Exception):
 class Setup:
     """The process state one child gets.  Built once from the options."""
 
-    def __init__(self, opts, libexecdir="/lib/rc"):
+    def __init__(self, opts, libexecdir=None):
         self.chroot = opts.chroot
         self.chdir = opts.chdir
         self.user = opts.user                  # (uid, gid, name, home) or None
@@ -46,6 +46,9 @@ class Setup:
         self.capabilities = opts.capabilities
         self.secbits = opts.secbits
         self.no_new_privs = opts.no_new_privs
+        if libexecdir is None:
+            from .rcstate import libexecdir as found
+            libexecdir = found()
         self.env = self._environment(opts.env, libexecdir)
         # Set by prepare_supervisor() once this process's cwd and umask are
         # the daemon's: then posix_spawn can do the rest.

@@ -61,6 +61,85 @@ def setup_world(libexec, staging_sbin=None):
         subprocess.run(["mount", "--bind", staging_sbin, os.path.join(libexec, "sbin")], check=True)
 
 
+# Where relocate_libexec() keeps what it moves, inside the private /run.
+_HOLD = "/run/.openrc-sv-relocate"
+
+
+def relocate_libexec(tree, dest, keep=()):
+    """Show OpenRC's helper directory (`tree`, with whatever is mounted in
+    it, such as a staged sbin) at `dest`, as a system built with that
+    $RC_LIBEXECDIR has it, and hide it at every other known layout.  Each
+    path in `keep` shows the plain tree as well (no sub-mounts: OpenRC's own
+    sbin): Debian's openrc-run has its path compiled in and needs it.
+
+    For tests and demos, inside a private mount namespace only."""
+    from .rcstate import LIBEXEC_LAYOUTS
+    if not _root_is_private():
+        raise RuntimeError("relocate_libexec: not in a private mount namespace (setup_world first)")
+    hold = os.path.join(_HOLD, "tree")
+    os.makedirs(hold, exist_ok=True)
+    subprocess.run(["mount", "--rbind", tree, hold], check=True)
+    hidden = set()
+    for d in LIBEXEC_LAYOUTS + (tree,):
+        real = os.path.realpath(d)
+        if os.path.isdir(real) and real not in hidden:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", real], check=True)
+            hidden.add(real)
+    _make_dir(dest)
+    subprocess.run(["mount", "--rbind", hold, dest], check=True)
+    for k in keep:
+        if os.path.realpath(k) == os.path.realpath(dest):
+            continue        # one directory (a merged /usr): dest's view stays
+        _make_dir(k)
+        subprocess.run(["mount", "--bind", hold, k], check=True)
+
+
+def _root_is_private():
+    """setup_world made every mount private; a host's / is usually shared
+    (and mounts made under a shared / would reach the host)."""
+    private = False
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] == "/":      # the last one is on top
+                private = not any(x.startswith(("shared:", "master:"))
+                                  for x in fields[6:fields.index("-")])
+    return private
+
+
+def _make_dir(path):
+    """mkdir path in this namespace only: an existing parent is covered by a
+    tmpfs holding its entries (each bound back), so the new directory never
+    reaches the host's file system."""
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if os.path.isdir(parent):
+        _shadow(parent)
+    else:
+        _make_dir(parent)
+    os.mkdir(path)
+
+
+def _shadow(directory):
+    real = os.path.realpath(directory)
+    hold = os.path.join(_HOLD, "shadow" + real.replace("/", "_"))
+    os.makedirs(hold, exist_ok=True)
+    subprocess.run(["mount", "--bind", real, hold], check=True)
+    mode = os.stat(real).st_mode & 0o7777
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=%04o" % mode, "tmpfs", real], check=True)
+    for name in os.listdir(hold):
+        src, dst = os.path.join(hold, name), os.path.join(real, name)
+        if os.path.islink(src):
+            os.symlink(os.readlink(src), dst)
+            continue
+        if os.path.isdir(src):
+            os.mkdir(dst)
+        else:
+            open(dst, "w").close()
+        subprocess.run(["mount", "--bind", src, dst], check=True)
+
+
 def reap_forever(stop_when=None):
     """Reap children until killed, or until pid ``stop_when`` exits
     (then return its exit status)."""

@@ -45,16 +45,75 @@ def svcdir(environ=None):
     return "/run/openrc"
 
 
-def libexecdir():
-    """Where OpenRC keeps its sh/, bin/ and sbin/: /lib/rc on Debian,
-    /usr/libexec/rc on newer builds."""
-    env = os.environ.get("RC_LIBEXECDIR")
-    if env:
-        return env
-    for cand in ("/lib/rc", "/usr/libexec/rc"):
-        if os.path.isdir(os.path.join(cand, "sh")):
-            return cand
-    return "/lib/rc"
+# Where OpenRC builds put $RC_LIBEXECDIR, newest layout first:
+#   /usr/libexec/rc   upstream since 0.56, Alpine 3.21+, Gentoo
+#   /usr/lib/rc       Debian 13
+#   /lib/rc           Debian 12, Devuan, Alpine up to 3.20
+# Layouts have only ever moved from /lib/rc towards /usr, never back, so
+# when an upgrade leaves an old tree behind the newer path is the live one.
+LIBEXEC_LAYOUTS = ("/usr/libexec/rc", "/usr/lib/rc", "/lib/rc")
+# openrc-run as init scripts name it in their #! line, then as PATH finds it.
+_OPENRC_RUN = ("/sbin/openrc-run", "/usr/sbin/openrc-run")
+_RUNSCRIPT = b"/sh/openrc-run.sh\0"
+_PATH_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._+-")
+
+
+def _is_tree(d):
+    # openrc-run.sh is what openrc-run executes for every service: a
+    # package manager removes it with the package, so a leftover
+    # directory (our own sbin link, an old cache) does not count.
+    return os.path.isfile(os.path.join(d, "sh", "openrc-run.sh"))
+
+
+def compiled_libexecdir(binaries=None):
+    """The RC_LIBEXECDIR compiled into openrc-run, or None.
+
+    openrc-run execs "$RC_LIBEXECDIR/sh/openrc-run.sh" by a path fixed at
+    build time, so the string is in the binary exactly as openrc-run
+    spells it (and exports it).  Only read when the file system alone is
+    ambiguous."""
+    for path in _OPENRC_RUN if binaries is None else binaries:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(16 << 20)
+        except OSError:
+            continue
+        at = data.find(_RUNSCRIPT)
+        while at > 0:
+            start = at
+            while start > 0 and data[start - 1] in _PATH_BYTES:
+                start -= 1
+            d = data[start:at].decode("ascii", "replace")
+            if d.startswith("/") and len(d) > 1:
+                return d
+            at = data.find(_RUNSCRIPT, at + 1)
+    return None
+
+
+def libexecdir(environ=None):
+    """Where OpenRC keeps its sh/, bin/ and sbin/ ($RC_LIBEXECDIR).
+
+    RC_LIBEXECDIR when openrc-run exported it (every service action).  Run
+    by hand, the one tree that holds sh/openrc-run.sh among the known
+    layouts; if none or several do (an old tree left by an upgrade, a
+    second OpenRC, or /lib/rc and /usr/lib/rc being one directory on a
+    merged /usr), the one openrc-run itself has compiled in, which is the
+    one it will export and put on PATH; failing that (no readable
+    openrc-run) a tree with OpenRC's `version` file, newest layout first."""
+    env = os.environ if environ is None else environ
+    if env.get("RC_LIBEXECDIR"):
+        return env["RC_LIBEXECDIR"]
+    trees = [d for d in LIBEXEC_LAYOUTS if _is_tree(d)]
+    if len(trees) == 1:
+        return trees[0]
+    compiled = compiled_libexecdir()
+    if compiled and _is_tree(compiled):
+        return compiled
+    for d in trees:
+        if os.path.isfile(os.path.join(d, "version")):
+            return d
+    # Nothing installed: the upstream default, for messages that name it.
+    return trees[0] if trees else LIBEXEC_LAYOUTS[0]
 
 
 def write_atomic(path, data, mode=0o644):

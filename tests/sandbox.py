@@ -15,6 +15,12 @@ every process the test started.
 `supervisor="ours"` makes our supervise-daemon the one openrc-run finds (a
 link in a private copy of $RC_LIBEXECDIR/sbin, exactly what `openrc-sv setup`
 does on a real system); `supervisor="c"` leaves OpenRC's C binary in place.
+
+`libexec_at="/usr/libexec/rc"` shows OpenRC's files (with the staged sbin)
+at that path as well, as a system built with that $RC_LIBEXECDIR has them,
+hiding the other layouts; the host's own path keeps the plain tree, which
+Debian's openrc-run has compiled in (see nsroot.relocate_libexec).
+`sb.libexec` is then that path.
 """
 
 import os
@@ -32,10 +38,11 @@ REPO = os.path.dirname(HERE)
 
 
 def libexecdir():
-    for cand in ("/lib/rc", "/usr/libexec/rc"):
-        if os.path.isdir(os.path.join(cand, "sh")):
-            return cand
-    return None
+    """The host's OpenRC helper directory, found as our code finds it (not
+    from this process's RC_LIBEXECDIR), or None without OpenRC."""
+    from openrc_sv import rcstate
+    found = rcstate.libexecdir({})
+    return found if os.path.isdir(os.path.join(found, "sh")) else None
 
 
 def have_openrc():
@@ -73,10 +80,12 @@ def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
 
 
 class Sandbox:
-    def __init__(self, tmp_path, supervisor="ours", env=None):
+    def __init__(self, tmp_path, supervisor="ours", env=None, libexec_at=None):
         self.tmp = str(tmp_path)
         self.supervisor = supervisor
         self.libexec = libexecdir()
+        self.host_libexec = self.libexec
+        self.libexec_at = libexec_at
         self.extra_env = dict(env or {})
         self.proc = None
 
@@ -102,6 +111,11 @@ class Sandbox:
             self.close()
             raise RuntimeError("sandbox did not start: %r %s" % (line, err))
         self.init_pid = self._find_init()
+        if self.libexec_at:
+            self.run(sys.executable, "-c", "import sys; from openrc_sv import nsroot; "
+                     "nsroot.relocate_libexec(sys.argv[1], sys.argv[2], keep=[sys.argv[1]])",
+                     self.host_libexec, self.libexec_at, check=True)
+            self.libexec = self.libexec_at
 
     def _find_init(self):
         # unshare --fork: our Popen child is unshare; ns PID 1 is its child.
