@@ -1,5 +1,13 @@
 """The client side of the fork server (see forkserver): `supervise-daemon
---start` asks a running server to fork the service's supervisor."""
+--start` asks a running server to fork the service's supervisor.
+
+Whose server: the socket must be the caller's own (a server forks
+supervisors as the user it runs as).  Root's is /run/openrc-sv/forkserver.sock;
+a user running their own services (user mode) may run their own server, and
+its default socket is in their service dir,
+$XDG_RUNTIME_DIR/openrc/openrc-sv/forkserver.sock.  A user's supervise-daemon
+never talks to root's server (it would only be refused, after handing it the
+user's environment), nor root's to a user's."""
 
 import os
 
@@ -8,8 +16,29 @@ from . import forkserver_wire as wire
 DEFAULT_SOCKET = "/run/openrc-sv/forkserver.sock"
 
 
-def socket_path():
-    return os.environ.get("OPENRC_SV_FORKSERVER") or DEFAULT_SOCKET
+def socket_path(environ=None):
+    env = os.environ if environ is None else environ
+    if env.get("OPENRC_SV_FORKSERVER"):
+        return env["OPENRC_SV_FORKSERVER"]
+    if os.geteuid() != 0:
+        from .errors import UserError
+        from .rcstate import svcdir, user_mode
+        try:
+            if user_mode(env):
+                return os.path.join(svcdir(env), "openrc-sv", "forkserver.sock")
+        except UserError:
+            pass        # no service dir (no XDG_RUNTIME_DIR): no server of the user's
+    return DEFAULT_SOCKET
+
+
+def _ours(path):
+    """Is path a socket the caller itself made (its own server's)?"""
+    import stat
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISSOCK(st.st_mode) and st.st_uid == os.geteuid()
 
 
 def _current_umask():
@@ -19,9 +48,10 @@ def _current_umask():
 
 
 def request(argv, report_fd, keys, written):
-    """Ask the server to start a supervisor; False if there is no server."""
+    """Ask the server to start a supervisor; False if there is no server
+    of the caller's own."""
     path = socket_path()
-    if path == "off" or not os.path.exists(path):
+    if path == "off" or not _ours(path):
         return False
     import socket
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)

@@ -24,25 +24,33 @@ def _components(path):
     return [("/" + "/".join(parts[:i + 1]), i == len(parts) - 1) for i in range(len(parts))]
 
 
-def _root_only(path, last):
+def trusted_owners(euid=None):
+    """Whose directories the caller may trust: root's own only root's; a
+    user's (user services) their own and root's."""
+    euid = os.geteuid() if euid is None else euid
+    return (0,) if euid == 0 else (0, euid)
+
+
+def _unchangeable(path, last, owners):
     try:
         lst = os.lstat(path)
         st = os.stat(path)
     except OSError:
         return False
-    if lst.st_uid != 0 or st.st_uid != 0 or not stat.S_ISDIR(st.st_mode):
+    if lst.st_uid not in owners or st.st_uid not in owners or not stat.S_ISDIR(st.st_mode):
         return False
     return not st.st_mode & 0o022 or (not last and bool(st.st_mode & stat.S_ISVTX))
 
 
-def untrusted_part(path):
+def untrusted_part(path, owners=(0,)):
     """The first directory on the way to path (itself included) that
-    someone other than root can change, or None.  Parts that do not exist
-    yet are fine: root will create them."""
+    someone other than the owners (default: root) can change, or None.
+    Parts that do not exist yet are fine: the caller will create them."""
     for part, last in [("/", False)] + _components(os.path.normpath(path)):
         if not os.path.lexists(part):
             return None
-        if not _root_only(part, last) or not _root_only(os.path.realpath(part), last):
+        if not _unchangeable(part, last, owners) or \
+                not _unchangeable(os.path.realpath(part), last, owners):
             return part
     return None
 
@@ -54,3 +62,22 @@ def require_root_only(variable, path, why):
     if part is not None:
         raise UserError("%s: %s: %s, and %s can be changed by a user other than root; "
                         "use a directory that only root can change" % (variable, path, why, part))
+
+
+def require_service_dir(path, variable="RC_SVCDIR"):
+    """Raise a one-line UserError unless only the caller (or root) can
+    change the service dir and the directories above it.
+
+    Everything a service's supervisor writes is there: its pidfile, lock,
+    control fifo and the record of what it will signal.  A user's services
+    (OpenRC's user mode) keep it in their own $XDG_RUNTIME_DIR; root's is
+    root's.  A service dir someone else can change (an XDG_RUNTIME_DIR or
+    RC_SVCDIR inherited from another user, a shared /tmp directory) would
+    let them swap those files for links or forged records: refused."""
+    owners = trusted_owners()
+    part = untrusted_part(path, owners)
+    if part is not None:
+        who = "root" if owners == (0,) else "you or root"
+        raise UserError("%s: service dir %s: %s can be changed by someone other than %s; "
+                        "use a service dir only %s can change (user services: "
+                        "XDG_RUNTIME_DIR=/run/user/$(id -u))" % (variable, path, part, who, who))

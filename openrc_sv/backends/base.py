@@ -54,6 +54,11 @@ class Backend:
     """Base class: subclasses set ``name`` and implement the five verbs."""
 
     name = "?"
+    # Can the backend run a user's own services (OpenRC's user mode:
+    # RC_USER_SERVICES=yes)?  Only one that keeps every file in the user's
+    # service dir and runs nothing as root on the user's files may say so;
+    # the others are refused in user mode, in one line (evaluate.backend_for).
+    user_services = False
 
     def __init__(self, model):
         self.model = model

@@ -39,6 +39,9 @@ def supervise_daemon_argv():
 
 class NativeBackend(Backend):
     name = "native"
+    # In user mode supervise-daemon runs as the user, with its pidfile,
+    # control fifo, lock and record in the user's service dir.
+    user_services = True
 
     # -- what we would run ---------------------------------------------------
     def start_words(self, command=None):
@@ -147,7 +150,8 @@ def _uptime(st, pid):
 
 def state_status(service, backend="native"):
     """Status of a service run by a supervise-daemon (ours or OpenRC's),
-    read from /run/openrc/options/SVC as the supervisor keeps it.
+    read from $svcdir/options/SVC as the supervisor keeps it (/run/openrc,
+    or a user's own service dir in user mode).
 
       supervisor and daemon alive        started
       supervisor alive, no daemon        starting   (waiting to respawn)

@@ -7,6 +7,11 @@ they act on the backend only: use rc-service for OpenRC to know.
 start records the backend it used (options/SVC/sv_backend), and the other
 verbs use that one: changing sv_backend while a service runs must not
 leave its daemon behind under the old backend.
+
+Every verb first checks the service dir (evaluate.check_service_dir): all
+the service's state is written there, by us and by the backend, so it must
+be the caller's own -- a user's $XDG_RUNTIME_DIR/openrc for user services,
+never a directory another user could swap files in.
 """
 
 from .. import convert
@@ -19,6 +24,7 @@ def _warn(service):
 
 
 def start(service, from_stdin=False):
+    evaluate.check_service_dir()
     ev = evaluate.evaluation(service, from_stdin)
     model = evaluate.model(service, ev)             # every value checked first
     backend = evaluate.backend_for(model)
@@ -30,6 +36,7 @@ def start(service, from_stdin=False):
 def _started_backend(service, from_stdin, strict=False):
     """The backend that runs SERVICE now, with as good a model as we can get
     (strict: the model must be valid, e.g. for its reload_signal)."""
+    evaluate.check_service_dir()
     ev = evaluate.evaluation(service, from_stdin)
     if strict:
         model = evaluate.model(service, ev)

@@ -4,6 +4,11 @@ The variables always come from a shell's evaluation: inside openrc-run the
 plugin pipes its live shell's report to us (``--model -``, so whatever
 start_pre() changed is seen); anywhere else shellvars re-runs the loading
 sequence of openrc-run in a fresh /bin/sh.
+
+User services (OpenRC 0.60+'s user mode, RC_USER_SERVICES=yes): the
+service dir is the user's own (rcstate.svcdir), their scripts are found
+where librc finds them (user_script_dirs), and only a backend that can run
+a user's services is used (backend_for).
 """
 
 import os
@@ -13,7 +18,11 @@ from .. import shellvars
 from ..backends import get as backend_class
 from ..backends.model import BACKEND_PREFIXES, ServiceModel, from_variables
 from ..errors import UserError
-from ..rcstate import ServiceState
+from ..rcstate import ServiceState, svcdir, user_mode
+
+# Where librc's user mode finds init scripts after the user's own and
+# $XDG_CONFIG_DIRS' (append_user_path: the system paths with /user added).
+_SYSTEM_USER_DIRS = ("/etc/rc/user", "/etc/user", "/usr/local/rc/user", "/usr/local/user")
 
 
 def evaluation(service, from_stdin=False):
@@ -32,7 +41,56 @@ def script_of(service):
     """RC_SERVICE when openrc-run runs us for this service, else the usual place."""
     if os.environ.get("RC_SVCNAME") == service and os.environ.get("RC_SERVICE"):
         return os.environ["RC_SERVICE"]
+    if user_mode():
+        return _user_script(service)
     return ServiceState(service).init_script() or shellvars.script_path(service)
+
+
+def user_script_dirs(environ=None):
+    """The directories OpenRC's user mode takes init.d/ (and conf.d/) from,
+    first match wins, as librc's append_user_path orders them:
+    $XDG_CONFIG_HOME/rc (else ~/.config/rc), each $XDG_CONFIG_DIRS/rc (else
+    /etc/xdg/rc), then the system's .../user directories.  Never /etc: a
+    user's service is not the system service of the same name."""
+    env = os.environ if environ is None else environ
+    dirs = []
+    if env.get("XDG_CONFIG_HOME"):
+        dirs.append(os.path.join(env["XDG_CONFIG_HOME"], "rc"))
+    elif env.get("HOME"):
+        dirs.append(os.path.join(env["HOME"], ".config", "rc"))
+    xdg = [d for d in (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":") if d]
+    dirs += [os.path.join(d, "rc") for d in xdg]
+    dirs += list(_SYSTEM_USER_DIRS)
+    from ..rcstate import libexecdir
+    dirs.append(os.path.join(env.get("RC_LIBEXECDIR") or libexecdir(), "user"))
+    return dirs
+
+
+def _user_script(service):
+    """A user service's script: the one OpenRC marked it with in the user's
+    service dir, else the first in user_script_dirs()."""
+    st = ServiceState(service)
+    for state in ("started", "starting", "stopping", "inactive", "failed"):
+        link = st.path(state, service)
+        if os.path.islink(link):
+            return os.readlink(link)
+    candidates = [os.path.join(d, "init.d", service) for d in user_script_dirs()]
+    for path in candidates:
+        if os.path.exists(path):
+            return path
+    return candidates[0]
+
+
+def check_service_dir():
+    """The service dir must be one only the caller (or root) can change:
+    see trust.require_service_dir.  Root's is, and so is a user's own
+    $XDG_RUNTIME_DIR/openrc; an inherited one of someone else's is not."""
+    from .. import trust
+    path = svcdir()
+    variable = "RC_SVCDIR" if os.environ.get("RC_SVCDIR") or not user_mode() \
+        else "XDG_RUNTIME_DIR"
+    trust.require_service_dir(path, variable)
+    return path
 
 
 def model(service, ev):
@@ -79,5 +137,9 @@ def backend_for(m, name=None):
     except (ImportError, AttributeError) as e:
         # Listed (built in or by an entry point) but not importable.
         raise UserError("sv_backend: backend '%s' cannot be loaded (%s)" % (name, e))
+    if user_mode() and not getattr(cls, "user_services", False):
+        raise UserError("sv_backend=%s does not run user services (user mode, "
+                        "RC_USER_SERVICES=yes): use sv_backend=native, which runs them "
+                        "as you" % name)
     m.backend = name
     return cls(m)

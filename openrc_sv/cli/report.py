@@ -1,7 +1,8 @@
 """openrc-sv status [SVC...] and openrc-sv list: what every supervisor is doing.
 
-A service is ours to report when OpenRC keeps state for it in /run/openrc
-and it is supervised: started by `openrc-sv start` (options/SVC/sv_backend
+A service is ours to report when OpenRC keeps state for it in its service
+dir (/run/openrc; a user's own in user mode, see rcstate.svcdir) and it is
+supervised: started by `openrc-sv start` (options/SVC/sv_backend
 names the backend), or its init script says supervisor=openrc-sv or
 supervisor=supervise-daemon (our drop-in or OpenRC's C program: the same
 state files, so the native backend's reader serves both).
@@ -174,6 +175,7 @@ def status(services, as_json=False, quiet=False, from_stdin=False):
     Exit status: for named services, OpenRC's code of the first one that is
     not started (0 when all are); for the full report, 0.
     """
+    evaluate.check_service_dir()
     statuses = [openrc_view(_status_or_unknown(e)) for e in entries(services, from_stdin)]
     if not quiet:
         if as_json:
@@ -191,6 +193,7 @@ def status(services, as_json=False, quiet=False, from_stdin=False):
 
 
 def listing(as_json=False):
+    evaluate.check_service_dir()
     found = entries()
     if as_json:
         print(json.dumps([{"service": e.service, "backend": e.backend} for e in found],

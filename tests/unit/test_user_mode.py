@@ -109,3 +109,158 @@ def test_dash_u_on_the_command_line_reaches_the_environment(env, tmp_path):
     assert supervise_daemon.main(["svc", "-U", "--signal", "HUP"]) == 1
     assert os.environ["RC_USER_SERVICES"] == "yes"
     assert rcstate.svcdir() == str(tmp_path / "openrc")
+
+
+# -- the plugin path (openrc-sv VERB --model - SVC) in user mode ------------------------
+
+from openrc_sv import forkserver_client, trust  # noqa: E402
+from openrc_sv.backends.base import Backend  # noqa: E402
+from openrc_sv.cli import evaluate  # noqa: E402
+
+
+def test_only_the_native_backend_runs_user_services():
+    from openrc_sv.backends import get
+    assert get("native").user_services is True
+    assert Backend.user_services is False          # a third-party backend must say so
+    for name in ("runit", "monit"):
+        assert get(name).user_services is False
+
+
+class _Fake(Backend):
+    name = "fake"
+
+    def __init__(self, model):
+        super().__init__(model)
+
+
+@pytest.mark.parametrize("name", ["runit", "monit", "fake"])
+def test_a_backend_without_user_services_is_refused_in_one_line(env, name):
+    env.setenv("RC_USER_SERVICES", "yes")
+    env.setenv("XDG_RUNTIME_DIR", "/run/user/7")
+    env.setattr(evaluate, "backend_class", lambda n: _Fake)
+    with pytest.raises(UserError) as e:
+        evaluate.backend_for(evaluate.bare_model("svc", {"RC_SERVICE": "/x/svc"}), name)
+    msg = str(e.value)
+    assert "\n" not in msg
+    assert msg.startswith("sv_backend=%s does not run user services" % name)
+    assert "RC_USER_SERVICES=yes" in msg and "use sv_backend=native" in msg
+
+
+def test_outside_user_mode_every_backend_is_allowed(env):
+    env.setattr(evaluate, "backend_class", lambda n: _Fake)
+    b = evaluate.backend_for(evaluate.bare_model("svc", {"RC_SERVICE": "/x/svc"}), "runit")
+    assert isinstance(b, _Fake) and b.model.backend == "runit"
+
+
+def test_user_scripts_are_found_where_librc_finds_them_never_in_etc_init_d(env, tmp_path):
+    home = tmp_path / "home"
+    env.setenv("HOME", str(home))
+    env.delenv("XDG_CONFIG_HOME", raising=False)
+    env.delenv("XDG_CONFIG_DIRS", raising=False)
+    env.setenv("RC_LIBEXECDIR", "/lib/rc")
+    dirs = evaluate.user_script_dirs()
+    assert dirs[0] == str(home / ".config" / "rc")
+    assert dirs[1] == "/etc/xdg/rc"
+    assert "/etc/user" in dirs and dirs[-1] == "/lib/rc/user"
+    assert "/etc" not in dirs
+    env.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    env.setenv("XDG_CONFIG_DIRS", "/a:/b")
+    assert evaluate.user_script_dirs()[:3] == [str(tmp_path / "cfg" / "rc"), "/a/rc", "/b/rc"]
+
+    env.setenv("RC_USER_SERVICES", "yes")
+    env.setenv("XDG_RUNTIME_DIR", str(tmp_path / "rt"))
+    env.delenv("RC_SERVICE", raising=False)
+    # nothing installed: the user's own init.d is named, not /etc/init.d
+    assert evaluate.script_of("sshd") == str(tmp_path / "cfg" / "rc" / "init.d" / "sshd")
+    # what OpenRC marked the service started with comes first
+    started = tmp_path / "rt" / "openrc" / "started"
+    started.mkdir(parents=True)
+    os.symlink("/somewhere/init.d/sshd", str(started / "sshd"))
+    assert evaluate.script_of("sshd") == "/somewhere/init.d/sshd"
+
+
+# -- trust: whose directories a user-mode caller may rely on ------------------------------
+
+def test_root_trusts_root_a_user_trusts_themselves_and_root():
+    assert trust.trusted_owners(0) == (0,)
+    assert trust.trusted_owners(1000) == (0, 1000)
+
+
+def test_a_users_own_service_dir_is_trusted_by_them_only(tmp_path):
+    me = os.geteuid()
+    d = tmp_path / "rt" / "openrc"
+    d.mkdir(parents=True, mode=0o700)
+    os.chmod(str(tmp_path), 0o700)
+    if me != 0:
+        assert trust.untrusted_part(str(d), (0, me)) is None
+        assert trust.untrusted_part(str(d), (0,)) is not None     # root would not trust it
+        trust.require_service_dir(str(d))
+        os.chmod(str(d), 0o777)                                    # others may write: no
+        assert trust.untrusted_part(str(d), (0, me)) == str(d)
+        with pytest.raises(UserError) as e:
+            trust.require_service_dir(str(d), "XDG_RUNTIME_DIR")
+        assert str(e.value).startswith("XDG_RUNTIME_DIR: service dir %s: %s can be changed "
+                                       "by someone other than you or root" % (d, d))
+    else:
+        os.chown(str(tmp_path / "rt"), 65534, 65534)              # a user's, as root sees it
+        with pytest.raises(UserError) as e:
+            trust.require_service_dir(str(d))
+        assert "can be changed by someone other than root" in str(e.value)
+
+
+def test_check_service_dir_names_the_variable_it_came_from(env, tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(trust, "require_service_dir", lambda p, v: seen.append((p, v)))
+    env.setenv("RC_USER_SERVICES", "yes")
+    env.setenv("XDG_RUNTIME_DIR", "/run/user/7")
+    evaluate.check_service_dir()
+    env.setenv("RC_SVCDIR", "/x/svc")
+    evaluate.check_service_dir()
+    env.delenv("RC_SVCDIR")
+    env.delenv("RC_USER_SERVICES")
+    evaluate.check_service_dir()
+    assert seen == [("/run/user/7/openrc", "XDG_RUNTIME_DIR"), ("/x/svc", "RC_SVCDIR"),
+                    ("/run/openrc", "RC_SVCDIR")]
+
+
+# -- the fork server: root's for root, a user's own for a user ----------------------------
+
+def test_fork_server_socket_by_caller(env):
+    env.delenv("OPENRC_SV_FORKSERVER", raising=False)
+    env.setattr(os, "geteuid", lambda: 0)
+    env.setenv("RC_USER_SERVICES", "yes")
+    env.setenv("XDG_RUNTIME_DIR", "/run/user/0")
+    assert forkserver_client.socket_path() == forkserver_client.DEFAULT_SOCKET
+    env.setattr(os, "geteuid", lambda: 7)
+    env.setenv("XDG_RUNTIME_DIR", "/run/user/7")
+    assert forkserver_client.socket_path() == "/run/user/7/openrc/openrc-sv/forkserver.sock"
+    env.delenv("XDG_RUNTIME_DIR")
+    assert forkserver_client.socket_path() == forkserver_client.DEFAULT_SOCKET
+    env.setenv("OPENRC_SV_FORKSERVER", "/elsewhere.sock")
+    assert forkserver_client.socket_path() == "/elsewhere.sock"
+
+
+def test_a_server_socket_that_is_not_the_callers_is_never_used(env, tmp_path):
+    import socket
+    path = str(tmp_path / "s.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+    listener.setblocking(False)
+    env.setenv("OPENRC_SV_FORKSERVER", path)
+    try:
+        real = os.geteuid()
+        env.setattr(forkserver_client.os, "geteuid", lambda: real + 1)    # someone else's
+        r, w = os.pipe()
+        try:
+            assert forkserver_client.request(["supervise-daemon", "svc"], w, [], []) is False
+        finally:
+            os.close(r)
+            os.close(w)
+        with pytest.raises(BlockingIOError):
+            listener.accept()                    # never even connected
+    finally:
+        listener.close()
+    env.setenv("OPENRC_SV_FORKSERVER", str(tmp_path / "plain"))
+    (tmp_path / "plain").write_text("")          # not a socket at all
+    assert forkserver_client.request(["x"], 1, [], []) is False
