@@ -44,21 +44,69 @@ def _digits(text):
     return text.isascii() and text.isdigit() and len(text) <= _MAX_DIGITS
 
 
-def duration_ms(what, value, minimum=0):
-    """'5', '500ms', '2sec', '1min', '1hour' -> milliseconds."""
+def duration_ms(what, value, minimum=0, c_leading_number=False):
+    """'5', '1.5', '500ms', '2sec', '1.5min', '1hour' -> milliseconds.
+
+    c_leading_number: the option is one OpenRC's C binary reads with
+    sscanf("%d") (--healthcheck-timer and -delay always, the respawn
+    options before 0.62), which takes the leading whole number as seconds
+    and ignores the rest, so it accepts anything that starts with one.
+    A script that works with that binary must not break with ours, so
+    there ours accepts the same: a fraction or a unit means what it says
+    (1.5 is 1500ms, 2min two minutes: C's 1 and 2 seconds are plainly
+    not what was meant), and any other tail ('30x') is read as C reads
+    it, with a warning.  Elsewhere (parse_duration() in C 0.62+, --retry)
+    C refuses fractions and unknown units, and so do we.
+    """
     text = str(value).strip()
     i = 0
     while i < len(text) and _digits(text[i]):
         i += 1
-    digits, unit = text[:i], text[i:].strip().lower()
-    if not digits or len(digits) > _MAX_DIGITS or unit not in _UNITS_MS:
+    digits, frac = text[:i], ""
+    if text[i:i + 1] == ".":
+        j = i + 1
+        while j < len(text) and _digits(text[j]):
+            j += 1
+        frac, i = text[i + 1:j], j
+    unit = text[i:].strip().lower()
+    if frac and not c_leading_number:
+        digits = ""                     # refused below, as parse_duration() does
+    if (not digits or len(digits) > _MAX_DIGITS or len(frac) > 9 or unit not in _UNITS_MS
+            or (text[len(digits):len(digits) + 1] == "." and not frac)):
+        if c_leading_number:
+            return _leading_number_ms(what, value, minimum)
         raise _bad(what, value, "expected a whole number of seconds, or a number "
                    "followed by ms, sec, min or hour")
-    ms = int(digits) * _UNITS_MS[unit]
+    scale = 10 ** len(frac)
+    ms = (int(digits + frac) * _UNITS_MS[unit] * 2 + scale) // (2 * scale)
     if ms > _MAX_MS:
         raise _bad(what, value, "longer than ten years")
     if ms < minimum:
         raise _bad(what, value, "must be at least %s" % format_ms(minimum))
+    return ms
+
+
+def _leading_number_ms(what, value, minimum):
+    """sscanf("%d") as OpenRC's binary applies it: blanks, a sign, digits."""
+    text = str(value).lstrip(" \t\n")
+    sign = text[:1] if text[:1] in "+-" else ""
+    i = len(sign)
+    while i < len(text) and _digits(text[i]):
+        i += 1
+    digits = text[len(sign):i]
+    if not digits or len(digits) > _MAX_DIGITS or sign == "-":
+        raise _bad(what, value, "expected a number of seconds (1.5 is one and a half), "
+                   "or a number followed by ms, sec, min or hour")
+    ms = int(digits) * 1000
+    if ms > _MAX_MS:
+        raise _bad(what, value, "longer than ten years")
+    if ms < minimum:
+        raise _bad(what, value, "must be at least %s" % format_ms(minimum))
+    import sys
+    shown = str(value) if len(str(value)) <= 40 else str(value)[:40] + "..."
+    sys.stderr.write(" * %s: '%s' is read as %s, as OpenRC's supervise-daemon reads it "
+                     "(its leading number, in seconds); write %s to say so\n"
+                     % (what, shown, format_ms(ms), digits))
     return ms
 
 

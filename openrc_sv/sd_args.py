@@ -28,12 +28,14 @@ LONG = [
     "stdin=", "stdout=", "stderr=", "stdout-logger=", "stderr-logger=",
     "pidfile=", "notify=", "notify-timeout=", "stop-group", "reexec",
     "start", "stop", "signal=", "verbose", "quiet", "nocolor", "help", "version",
-    "user-mode",
+    "user-mode", "compat=", "ready=",
 ]
 # 0.45's supervise-daemon.sh passes --no_new_privs (sic); C getopt rejects it,
 # we accept it.  -U is OpenRC's user mode (0.60+, its common options spell
 # it --user); here --user keeps the argument the man page gives it, and the
-# long form of -U is --user-mode.
+# long form of -U is --user-mode.  0.60-0.61's passes --ready, which 0.62
+# renamed --notify.  --compat is ours only (see rcversion.choose): the
+# plugin passes it when the script pins supervise_daemon_compat.
 
 
 def gnu_getopt(args, short, longs):
@@ -107,6 +109,11 @@ class Options:
         self.respawn_delay_cap_ms = 0
         self.respawn_max = 10
         self.respawn_period_ms = 0        # 0: the whole lifetime
+        # As given (None: not given), for options/SVC under 0.62's rules;
+        # the _ms values are resolved with the rule set once all is read.
+        self.respawn_delay_text = None
+        self.respawn_period_text = None
+        self.rules = None                 # rcversion.Rules (start and reexec)
         self.retry = None                 # list of steps, None: default
         self.retry_text = None
         self.chdir = None
@@ -155,8 +162,12 @@ def _mode(opts, mode, flag):
     opts.mode = mode
 
 
-def parse(argv, environ=None):
-    """argv without the program name; returns Options or raises UserError."""
+def parse(argv, environ=None, rules=None):
+    """argv without the program name; returns Options or raises UserError.
+
+    rules: the rcversion.Rules to apply; None chooses them as
+    rcversion.choose() does (the pin, the calling OpenRC's version).
+    Only a start (or re-exec) needs them: stop and signal never look."""
     env = os.environ if environ is None else environ
     opts = Options()
     svc = env.get("RC_SVCNAME")
@@ -178,11 +189,15 @@ def parse(argv, environ=None):
     if env.get("SSD_OOM_SCORE_ADJ"):
         opts.oom_score_adj = convert.integer("SSD_OOM_SCORE_ADJ", env["SSD_OOM_SCORE_ADJ"], -1000, 1000)
     pairs, rest = gnu_getopt(argv[1:], SHORT, LONG)
-    user_text = None
+    user_text = compat = None
+    given = {}
     for flag, val in pairs:
         _apply(opts, flag, val)
         if flag in ("-u", "--user"):
             user_text = val
+        elif flag == "--compat":
+            compat = val
+        given[_CANON.get(flag, flag)] = (flag, val)
     if opts.mode is None:
         raise UsageError("one of --start, --stop or --signal is required")
     if opts.mode in ("start", "reexec"):
@@ -201,33 +216,59 @@ def parse(argv, environ=None):
         opts.user = convert.user_group("--user", user_text)
     if opts.group is not None and opts.user is not None:
         opts.user = (opts.user[0], opts.group) + opts.user[2:]
-    if opts.respawn_delay_step_ms and not opts.respawn_delay_cap_ms:
-        # OpenRC: the cap defaults to respawn-period; an uncapped linear
-        # backoff would grow without bound.
-        opts.respawn_delay_cap_ms = opts.respawn_period_ms or 3600000
+    if opts.mode in ("start", "reexec"):
+        if rules is None:
+            from . import rcversion
+            rules = rcversion.choose(svc, env, pin=compat, argv=argv)
+        _respawn(opts, rules, given)
     if not opts.healthcheck_timeout_ms:
         opts.healthcheck_timeout_ms = opts.healthcheck_timer_ms or opts.healthcheck_delay_ms
     return opts
 
 
+# Short flags as their long names, to know what was given.
+_CANON = {"-D": "--respawn-delay", "-P": "--respawn-period"}
+
+
+def _respawn(o, rules, given):
+    """The respawn values, with the rule set's defaults for what was not
+    given.  Before 0.62 C reads --respawn-delay/-period with sscanf("%d"),
+    so there ours takes whatever C takes (convert.duration_ms)."""
+    o.rules = rules
+    lenient = rules.sscanf_respawn
+    o.respawn_delay_ms, o.respawn_period_ms = 0, rules.respawn_period_ms
+    if "--respawn-delay" in given:
+        flag, o.respawn_delay_text = given["--respawn-delay"]
+        o.respawn_delay_ms = convert.duration_ms(flag, o.respawn_delay_text,
+                                                 c_leading_number=lenient)
+    if "--respawn-period" in given:
+        flag, o.respawn_period_text = given["--respawn-period"]
+        # 0: the whole lifetime (C before 0.62 refuses 0; 0.62 takes it so)
+        o.respawn_period_ms = convert.duration_ms(flag, o.respawn_period_text,
+                                                  c_leading_number=lenient)
+    if "--respawn-delay-step" not in given:
+        o.respawn_delay_step_ms = rules.respawn_delay_step_ms
+    if "--respawn-delay-cap" not in given:
+        o.respawn_delay_cap_ms = rules.respawn_delay_cap_ms
+
+
 def _apply(o, flag, val):
     f = flag
+    # C reads both timers with sscanf("%d"): see convert.duration_ms.
     if f in ("-a", "--healthcheck-timer"):
-        o.healthcheck_timer_ms = convert.duration_ms(f, val, minimum=1)
+        o.healthcheck_timer_ms = convert.duration_ms(f, val, minimum=1, c_leading_number=True)
     elif f in ("-A", "--healthcheck-delay"):
-        o.healthcheck_delay_ms = convert.duration_ms(f, val, minimum=1)
+        o.healthcheck_delay_ms = convert.duration_ms(f, val, minimum=1, c_leading_number=True)
     elif f == "--healthcheck-timeout":
         o.healthcheck_timeout_ms = convert.duration_ms(f, val, minimum=1)
-    elif f in ("-D", "--respawn-delay"):
-        o.respawn_delay_ms = convert.duration_ms(f, val)
+    elif f in ("-D", "--respawn-delay", "-P", "--respawn-period", "--compat"):
+        pass  # resolved after the loop, once the rule set is known (_respawn)
     elif f == "--respawn-delay-step":
         o.respawn_delay_step_ms = convert.duration_ms(f, val)
     elif f == "--respawn-delay-cap":
         o.respawn_delay_cap_ms = convert.duration_ms(f, val)
     elif f in ("-m", "--respawn-max"):
         o.respawn_max = convert.count(f, val)
-    elif f in ("-P", "--respawn-period"):
-        o.respawn_period_ms = convert.duration_ms(f, val)    # 0: the whole lifetime
     elif f in ("-R", "--retry"):
         o.retry_text = val
         o.retry = convert.retry_schedule(f, val)
@@ -275,7 +316,7 @@ def _apply(o, flag, val):
         o.stderr_logger = val or None
     elif f in ("-p", "--pidfile"):
         o.pidfile = val
-    elif f == "--notify":
+    elif f in ("--notify", "--ready"):
         o.notify = convert.notify(f, val)
     elif f == "--notify-timeout":
         o.notify_timeout_ms = convert.duration_ms(f, val, minimum=1)

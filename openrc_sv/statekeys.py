@@ -3,7 +3,8 @@ and how `--stop` and a start that takes a supervisor back read them.
 
     pidfile             the supervisor's pidfile (a path, not a pid)
     respawn_delay, respawn_period, respawn_delay_step, respawn_delay_cap,
-    respawn_max         as OpenRC's C supervisor writes them
+    respawn_max         as the calling OpenRC's C supervisor writes them
+                        (see start_values and rcversion's rule sets)
     exec, argc, argv_N  the daemon's command line
     retry               the stop schedule as given (absent: the default)
 
@@ -17,21 +18,37 @@ SUPERVISOR_KEYS = ("supervisor_ident", "child_pid", "child_ident", "start_time",
                    "start_count", "restarts", "last_exit", "healthcheck")
 
 
-def _raw(ms):
+def _seconds(ms):
+    """OpenRC before 0.62 writes "%i" seconds; a value only ours can have
+    (500ms, 1.5) keeps its unit rather than being cut to a wrong integer."""
     return "0" if not ms else (str(ms // 1000) if ms % 1000 == 0 else format_ms(ms))
 
 
 def start_values(opts, pidfile):
-    values = {
-        "pidfile": pidfile,
-        "respawn_delay": _raw(opts.respawn_delay_ms),
-        "respawn_period": _raw(opts.respawn_period_ms),
-        "respawn_delay_step": str(opts.respawn_delay_step_ms),
-        "respawn_delay_cap": str(opts.respawn_delay_cap_ms),
+    """What `--start` writes, as the calling OpenRC's binary writes it
+    (opts.rules, see rcversion): 0.62 and later write respawn_delay and
+    respawn_period as given on the command line ("0" and "12sec" when
+    not), which tools such as openrc-exporter read; earlier ones whole
+    seconds, and no delay step or cap (they had none)."""
+    rules = opts.rules
+    values = {"pidfile": pidfile}
+    if rules is not None and rules.raw_strings:
+        values["respawn_delay"] = (opts.respawn_delay_text
+                                   if opts.respawn_delay_text is not None else "0")
+        values["respawn_period"] = (opts.respawn_period_text
+                                    if opts.respawn_period_text is not None
+                                    else rules.respawn_period_text)
+    else:
+        values["respawn_delay"] = _seconds(opts.respawn_delay_ms)
+        values["respawn_period"] = _seconds(opts.respawn_period_ms)
+    if rules is None or rules.raw_strings or opts.respawn_delay_step_ms:
+        values["respawn_delay_step"] = str(opts.respawn_delay_step_ms)
+        values["respawn_delay_cap"] = str(opts.respawn_delay_cap_ms)
+    values.update({
         "respawn_max": str(opts.respawn_max),
         "exec": opts.exec,
         "argc": str(len(opts.argv)),
-    }
+    })
     if opts.retry_text:
         values["retry"] = opts.retry_text
     for i, a in enumerate(opts.argv):

@@ -133,6 +133,12 @@ class Supervisor:
         self.out = OutputPipes(opts, setup, spawn=self.sys.spawn, now=self.sys.now)
         self.notify_fd = None
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        rules = getattr(opts, "rules", None)
+        if rules is not None:
+            # Which OpenRC's respawn defaults apply, and why (man
+            # supervise-daemon, DIFFERENCES): where an admin looks first.
+            self.log(syslog.LOG_INFO, "respawn rules of OpenRC %s%s (%s)" % (
+                rules.name, "+" if rules.raw_strings else " to 0.61", rules.why))
 
     @property
     def health(self):

@@ -25,7 +25,7 @@ KNOWN = (
     "healthcheck_delay", "healthcheck_timeout", "output_log", "error_log",
     "output_logger", "error_logger", "input_file", "notify", "name", "description",
     "reload_signal", "sv_backend", "supervisor", "capabilities", "secbits",
-    "no_new_privs", "stopgroup", "supervise_daemon_args",
+    "no_new_privs", "stopgroup", "supervise_daemon_args", "supervise_daemon_compat",
     "SSD_NICELEVEL", "SSD_IONICELEVEL", "SSD_OOM_SCORE_ADJ",
 )
 
@@ -52,7 +52,20 @@ class ServiceModel:
     retry_text: Optional[str] = None  # the schedule as the user wrote it
     respawn_delay_ms: int = 0
     respawn_max: int = 10
+    # The effective window, with the rule set's default when unset (0: the
+    # whole lifetime); the _text fields are the values as written (None:
+    # not set), so that only what the script says is passed on.
     respawn_period_ms: Optional[int] = None
+    respawn_delay_text: Optional[str] = None
+    respawn_period_text: Optional[str] = None
+    respawn_delay_step_ms: int = 0
+    respawn_delay_cap_ms: int = 30000
+    # Which OpenRC's supervise-daemon this service behaves like (see
+    # openrc_sv.rcversion): the rule set, and the pin when the variables
+    # name one (passed on as --compat, so that every backend applies the
+    # same rules whatever it would detect by itself).
+    rules: Optional[object] = None
+    compat: Optional[str] = None
     healthcheck_timer_ms: Optional[int] = None
     healthcheck_delay_ms: Optional[int] = None
     healthcheck_timeout_ms: Optional[int] = None
@@ -140,16 +153,14 @@ def from_variables(service, script, variables, args, functions=(), sd_args=None)
         m.retry = convert.retry_schedule("retry", v["retry"], stopsig)
     else:
         m.retry = convert.retry_schedule("retry", "5", stopsig)
-    if _opt(v, "respawn_delay"):
-        m.respawn_delay_ms = convert.duration_ms("respawn_delay", v["respawn_delay"])
-    if _opt(v, "respawn_max"):
-        m.respawn_max = convert.count("respawn_max", v["respawn_max"])
-    if _opt(v, "respawn_period"):
-        m.respawn_period_ms = convert.duration_ms("respawn_period", v["respawn_period"], minimum=1)
+    _respawn(m, service, v)
+    # C reads both timers with sscanf("%d"): see convert.duration_ms.
     if _opt(v, "healthcheck_timer"):
-        m.healthcheck_timer_ms = convert.duration_ms("healthcheck_timer", v["healthcheck_timer"], minimum=1)
+        m.healthcheck_timer_ms = convert.duration_ms("healthcheck_timer", v["healthcheck_timer"],
+                                                     minimum=1, c_leading_number=True)
     if _opt(v, "healthcheck_delay"):
-        m.healthcheck_delay_ms = convert.duration_ms("healthcheck_delay", v["healthcheck_delay"], minimum=1)
+        m.healthcheck_delay_ms = convert.duration_ms("healthcheck_delay", v["healthcheck_delay"],
+                                                     minimum=1, c_leading_number=True)
     if _opt(v, "healthcheck_timeout"):
         m.healthcheck_timeout_ms = convert.duration_ms("healthcheck_timeout", v["healthcheck_timeout"], minimum=1)
     for key in ("output_log", "error_log", "input_file"):
@@ -198,6 +209,39 @@ def from_variables(service, script, variables, args, functions=(), sd_args=None)
     m.has_unhealthy = "unhealthy" in functions
     m.extra = {k: val for k, val in v.items() if k.startswith(BACKEND_PREFIXES) and k != "sv_backend"}
     return m
+
+
+def _respawn(m, service, v):
+    """The respawn policy under the rule set of the OpenRC that runs us:
+    the same choice and defaults as our supervise-daemon's (sd_args), so
+    that native, runit and monit all behave as the drop-in would.  The
+    shell has already loaded rc.conf, rc.conf.d and conf.d, so a pin
+    anywhere in them (or in the script) is a variable here."""
+    from .. import rcversion
+    pin = v.get(rcversion.PIN)
+    name = rcversion.parse_pin(rcversion.PIN, pin) if pin is not None else None
+    if name:
+        m.compat = name
+        m.rules = rcversion.rules(name, "%s=%s" % (rcversion.PIN, pin))
+    else:
+        env = {k: val for k, val in v.items() if k.startswith("RC_") or k == "PATH"}
+        m.rules = rcversion.choose(service, env, pin="auto")
+    r = m.rules
+    lenient = r.sscanf_respawn
+    m.respawn_period_ms = r.respawn_period_ms
+    m.respawn_delay_step_ms = r.respawn_delay_step_ms
+    m.respawn_delay_cap_ms = r.respawn_delay_cap_ms
+    if _opt(v, "respawn_delay"):
+        m.respawn_delay_text = v["respawn_delay"]
+        m.respawn_delay_ms = convert.duration_ms("respawn_delay", v["respawn_delay"],
+                                                 c_leading_number=lenient)
+    if _opt(v, "respawn_max"):
+        m.respawn_max = convert.count("respawn_max", v["respawn_max"])
+    if _opt(v, "respawn_period"):
+        m.respawn_period_text = v["respawn_period"]
+        # 0: the whole lifetime, as in OpenRC 0.62+ (before, C refused 0)
+        m.respawn_period_ms = convert.duration_ms("respawn_period", v["respawn_period"],
+                                                  c_leading_number=lenient)
 
 
 def resolve_command(model):

@@ -36,6 +36,17 @@ def _retry(m):
     return None
 
 
+def _given_ms(attr):
+    """A respawn value only when the script set it: the default is the rule
+    set's, which the supervisor applies itself (and writes to options/SVC
+    as the calling OpenRC would)."""
+    def get(m):
+        if getattr(m, attr + "_text") is None:
+            return None
+        return convert.format_ms(getattr(m, attr + "_ms"))
+    return get
+
+
 def _attr(name):
     return lambda m: getattr(m, name)
 
@@ -52,9 +63,9 @@ TABLE = [
     ("--stdout-logger", _attr("output_logger"), True),
     ("--stderr-logger", _attr("error_logger"), True),
     ("--pidfile", _attr("pidfile"), False),
-    ("--respawn-delay", _ms("respawn_delay_ms", skip_zero=True), False),
+    ("--respawn-delay", _given_ms("respawn_delay"), False),
     ("--respawn-max", _attr("respawn_max"), False),
-    ("--respawn-period", _ms("respawn_period_ms"), False),
+    ("--respawn-period", _given_ms("respawn_period"), False),
     ("--healthcheck-delay", _ms("healthcheck_delay_ms"), False),
     ("--healthcheck-timer", _ms("healthcheck_timer_ms"), False),
     ("--healthcheck-timeout", _ms("healthcheck_timeout_ms"), False),
@@ -70,6 +81,9 @@ TABLE = [
     ("--ionice", _attr("ionice"), True),
     ("--oom-score-adj", _attr("oom_score_adj"), True),
     ("--stop-group", lambda m: FLAG if m.stop_group else None, False),
+    # Ours only: a rule set the variables pin (supervise_daemon_compat),
+    # so that the supervisor applies it whatever it would detect itself.
+    ("--compat", _attr("compat"), False),
 ]
 
 
@@ -85,6 +99,7 @@ VARIABLES = {
     "--capabilities": "capabilities", "--secbits": "secbits", "--no-new-privs": "no_new_privs",
     "--stop-group": "stopgroup", "--nicelevel": "SSD_NICELEVEL",
     "--ionice": "SSD_IONICELEVEL", "--oom-score-adj": "SSD_OOM_SCORE_ADJ",
+    "--compat": "supervise_daemon_compat",
 }
 _OPTION_AT_START = re.compile(r"(^|: )(--[a-z-]+)(?=: )")
 

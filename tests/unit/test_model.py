@@ -9,7 +9,9 @@ import pytest
 from openrc_sv.backends.model import from_variables, resolve_command
 from openrc_sv.errors import UserError
 
-BASE = {"command": "/bin/sleep"}
+# Pinned, so that no test depends on the OpenRC of the machine it runs on
+# (0.62's rules: its respawn values are parsed strictly, as C 0.62 does).
+BASE = {"command": "/bin/sleep", "supervise_daemon_compat": "0.62"}
 
 
 def build(args=(), functions=(), **variables):
@@ -32,8 +34,10 @@ BAD = [
     ("respawn_delay", "-1"),
     ("respawn_max", "many"),
     ("respawn_max", "-3"),
-    ("respawn_period", "0"),
     ("respawn_period", "1fortnight"),
+    ("respawn_period", "1.5"),
+    ("supervise_daemon_compat", "0.62x"),
+    ("supervise_daemon_compat", "newest"),
     ("healthcheck_timer", "often"),
     ("healthcheck_timer", "0"),
     ("healthcheck_delay", "later"),
@@ -96,3 +100,49 @@ def test_empty_values_count_as_unset_as_in_the_shell_functions():
 
 def test_stopsig_alone_becomes_the_first_signal_of_the_stop_schedule():
     assert build(stopsig="QUIT").stop_signal == signal.SIGQUIT
+
+
+# -- the rule set of the calling OpenRC (issue 9 section 2) -----------------
+
+def test_a_pinned_rule_set_gives_its_defaults_and_is_passed_on():
+    from openrc_sv.backends.options import start_options
+    new = build(supervise_daemon_compat="0.63.3")
+    assert (new.compat, new.respawn_period_ms, new.respawn_delay_step_ms,
+            new.respawn_delay_cap_ms) == ("0.62", 12000, 128, 30000)
+    assert start_options(new)[-2:] == ["--compat", "0.62"]
+    assert "--respawn-period" not in start_options(new)   # the supervisor's default
+    old = build(supervise_daemon_compat="0.45")
+    assert (old.compat, old.respawn_period_ms, old.respawn_delay_step_ms) == ("0.45", 0, 0)
+    assert start_options(old)[-2:] == ["--compat", "0.45"]
+
+
+def test_without_a_pin_the_version_file_chooses_and_nothing_is_passed(tmp_path):
+    from openrc_sv.backends.options import start_options
+    (tmp_path / "version").write_text("0.63.3\n")
+    v = dict(BASE, RC_LIBEXECDIR=str(tmp_path))
+    del v["supervise_daemon_compat"]
+    m = from_variables("foo", "/etc/init.d/foo", v, [], ())
+    assert m.compat is None and m.rules.name == "0.62" and m.respawn_period_ms == 12000
+    assert "--compat" not in start_options(m)
+    (tmp_path / "version").write_text("0.56\n")
+    m = from_variables("foo", "/etc/init.d/foo", dict(v, supervise_daemon_compat="auto"), [], ())
+    assert m.compat is None and m.rules.name == "0.45" and m.respawn_period_ms == 0
+
+
+def test_respawn_period_0_is_the_whole_lifetime():
+    assert build(respawn_period="0").respawn_period_ms == 0
+
+
+def test_timers_mean_what_they_say_and_take_what_c_takes(capsys):
+    m = build(healthcheck_timer="1.5", healthcheck_delay="2min")
+    assert (m.healthcheck_timer_ms, m.healthcheck_delay_ms) == (1500, 120000)
+    assert capsys.readouterr().err == ""
+    m = build(healthcheck_timer="30x")
+    assert m.healthcheck_timer_ms == 30000
+    assert "healthcheck_timer: '30x' is read as 30sec" in capsys.readouterr().err
+
+
+def test_before_062_respawn_values_are_read_as_c_reads_them(capsys):
+    m = build(supervise_daemon_compat="0.45", respawn_delay="1.5", respawn_period="1fortnight")
+    assert (m.respawn_delay_ms, m.respawn_period_ms) == (1500, 1000)
+    assert "respawn_period: '1fortnight' is read as 1sec" in capsys.readouterr().err

@@ -21,6 +21,8 @@ what it means and compare with what OpenRC 0.63.3's C binary makes of it.
 
 Where ours deliberately differs, the difference is listed in DIFFERENCES
 and asserted as it is, so that a change on either side shows up here.
+Every line is parsed under the rules of the OpenRC that wrote it (0.62's,
+see openrc_sv.rcversion), whatever OpenRC this machine has.
 """
 
 import grp
@@ -30,7 +32,7 @@ import re
 
 import pytest
 
-from openrc_sv import sd_args
+from openrc_sv import rcversion, sd_args
 from openrc_sv import sigs as signal
 from openrc_sv.errors import UserError
 
@@ -217,16 +219,19 @@ DIFFERENCES = {
         "--healthcheck-delay 10min: C's sscanf(\"%d\") ignores the unit and waits "
         "10 s; ours honours the unit as parse_duration() does for the respawn "
         "options (issue 9 section 2: C is plainly wrong here)"),
+    ("v8", "healthcheck_timer_ms"): (
+        1000, 1500,
+        "--healthcheck-timer 1.5: C's sscanf(\"%d\") reads 1 s; ours accepts what C "
+        "accepts (a working script must not break) and reads what was written, "
+        "one and a half seconds (issue 9 section 2, man supervise-daemon DIFFERENCES)"),
 }
 
 # The C binary accepts these, ours refuses them.  Each is an xfail(strict):
 # when ours starts accepting the line, the test XPASSes and fails, and the
-# entry must be removed.
-REJECTED_BY_US = {
-    ("v8", "--start"): "--healthcheck-timer 1.5: C reads it as 1 s (sscanf \"%d\"); our parser "
-          "refuses a fractional value, so healthcheck_timer=1.5 fails the start "
-          "(issue 9 section 2, timer values; sd_args.py is owned elsewhere)",
-}
+# entry must be removed.  None: ours never refuses what C accepts.
+REJECTED_BY_US = {}
+
+RULES_0_63 = rcversion.rules(rcversion.CURRENT, "the corpus is OpenRC 0.63.3's")
 
 
 def ours_as_dict(o, wanted):
@@ -254,10 +259,10 @@ def test_corpus_line_means_what_openrc_means(scenario, argv, env):
     want = c_meaning(argv, env)
     if "rejected" in want:
         with pytest.raises(UserError) as e:
-            sd_args.parse(list(argv), dict(env))
+            sd_args.parse(list(argv), dict(env), rules=RULES_0_63)
         assert want["rejected"] in str(e.value)
         return
-    o = sd_args.parse(list(argv), dict(env))
+    o = sd_args.parse(list(argv), dict(env), rules=RULES_0_63)
     assert o.svcname == argv[0]
     got = ours_as_dict(o, want)
     for key in list(want):
@@ -287,21 +292,32 @@ def test_every_documented_difference_is_in_the_corpus():
     assert {svc for svc, _ in REJECTED_BY_US} <= names
 
 
-# When a start line leaves an option out, C 0.63.3 uses its own defaults.
-# Ours follows the calling OpenRC's version (issue 9 section 2); the corpus's
-# RC_LIBEXECDIR is a rewritten path that does not exist here, so the version
-# is unknown and either rule set is acceptable, but nothing else.
+# When a start line leaves an option out, C uses its own defaults, which
+# changed in 0.62; ours follows the rule set of the calling OpenRC (issue 9
+# section 2).  The delay cap before 0.62 is ours alone (C had no step).
 C_063_DEFAULTS = {"respawn_delay_ms": 0, "respawn_period_ms": 12000,
                   "respawn_max": 10, "respawn_delay_step_ms": 128,
                   "respawn_delay_cap_ms": 30000}
 C_045_DEFAULTS = {"respawn_delay_ms": 0, "respawn_period_ms": 0,
                   "respawn_max": 10, "respawn_delay_step_ms": 0,
-                  "respawn_delay_cap_ms": 0}
+                  "respawn_delay_cap_ms": 30000}
 
 
 @pytest.mark.parametrize("svc", ["stc", "misc2", "ssig", "v7"])
-def test_defaults_of_a_start_line_follow_one_openrc(svc):
+@pytest.mark.parametrize("name,want", [(rcversion.CURRENT, C_063_DEFAULTS),
+                                       (rcversion.LEGACY, C_045_DEFAULTS)])
+def test_defaults_of_a_start_line_follow_the_calling_openrc(svc, name, want):
     argv, env = next((a, e) for _, _, a, e in CASES if a[0] == svc and a[1] == "--start")
-    o = sd_args.parse(list(argv), dict(env))
-    got = {k: getattr(o, k) for k in C_063_DEFAULTS}
-    assert got in (C_063_DEFAULTS, C_045_DEFAULTS)
+    o = sd_args.parse(list(argv), dict(env), rules=rcversion.rules(name))
+    assert {k: getattr(o, k) for k in want} == want
+
+
+def test_with_nothing_pinned_the_corpus_lines_follow_the_version_file(tmp_path):
+    """The corpus's RC_LIBEXECDIR is rewritten; pointed at a version file
+    (and with no pin in rc.conf or conf.d), the rules are that version's."""
+    argv, env = next((a, e) for _, _, a, e in CASES if a[0] == "stc" and a[1] == "--start")
+    (tmp_path / "version").write_text("0.63.3\n")
+    env = dict(env, RC_LIBEXECDIR=str(tmp_path), supervise_daemon_compat="auto")
+    o = sd_args.parse(list(argv), env)
+    assert {k: getattr(o, k) for k in C_063_DEFAULTS} == C_063_DEFAULTS
+    assert o.rules.why == "OpenRC 0.63.3 (%s/version)" % tmp_path
