@@ -233,7 +233,13 @@ _openrc_sv_dispatch()
 	case "$supervisor" in
 		runit) func=runit_$1 ;;
 		s6) func=s6_$1 ;;
-		supervise-daemon) func=supervise_$1 ;;
+		supervise-daemon)
+			func=supervise_$1
+			# The compat shim (openrc-sv-compat.conf, sourced before
+			# this file) adds what an old OpenRC's supervise_start lacks.
+			[ "$(command -v _openrc_sv_shim_$1)" = "_openrc_sv_shim_$1" ] &&
+				func=_openrc_sv_shim_$1
+			;;
 		?*)
 			ewarn "Invalid supervisor, \"$supervisor\", using start-stop-daemon"
 			;;

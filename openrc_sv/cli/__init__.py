@@ -5,7 +5,7 @@
     openrc-sv status [SVC...] [--json] [--quiet] [--model -]
     openrc-sv list [--json]
     openrc-sv render SVC [--backend NAME]
-    openrc-sv setup [--plugin] [--supervise-daemon] [--undo] [--libexecdir DIR] [--root DIR]
+    openrc-sv setup [--plugin] [--supervise-daemon [--compat-shim]] [--undo] [--libexecdir DIR] [--root DIR]
 
 The runscript plugin runs the first three inside openrc-run, so start-up
 time matters: each subcommand's module is imported only when it runs.
@@ -71,6 +71,10 @@ def parser():
                    help="install /etc/rc.conf.d/openrc-sv.conf")
     s.add_argument("--supervise-daemon", action="store_true",
                    help="link $RC_LIBEXECDIR/sbin/supervise-daemon to ours")
+    s.add_argument("--compat-shim", action="store_true",
+                   help="with --supervise-daemon, on OpenRC older than 0.62: install "
+                   "/etc/rc.conf.d/openrc-sv-compat.conf so that input_file, "
+                   "output_logger and error_logger work")
     s.add_argument("--undo", action="store_true", help="remove what setup installed")
     s.add_argument("--libexecdir", metavar="DIR",
                    help="OpenRC's RC_LIBEXECDIR (default: found, e.g. /lib/rc)")
@@ -100,7 +104,8 @@ def _dispatch(a):
         return render.render(a.service, a.backend)
     if a.verb == "setup":
         from . import setup
-        return setup.setup(a.plugin, a.supervise_daemon, a.undo, a.libexecdir, a.root)
+        return setup.setup(a.plugin, a.supervise_daemon, a.undo, a.libexecdir, a.root,
+                           compat_shim=a.compat_shim)
     raise AssertionError(a.verb)
 
 

@@ -10,9 +10,15 @@ Two separate choices of the administrator:
                     openrc-run puts $RC_LIBEXECDIR/sbin first on PATH, so it
                     wins over OpenRC's /sbin/supervise-daemon, which stays.
 
-Neither flag means both.  Nothing that is not ours is ever replaced or
-removed: the plugin is recognised by its first line, the launcher by its
-marker line.
+--compat-shim       with --supervise-daemon, on an OpenRC older than 0.62:
+                    also install /etc/rc.conf.d/openrc-sv-compat.conf, so
+                    that input_file, output_logger and error_logger reach
+                    the supervisor as on current OpenRC (see the shim).
+
+Neither flag means both (without the shim).  Nothing that is not ours is
+ever replaced or removed: the plugin and the shim are recognised by their
+first line, the launcher by its marker line.  --undo with --supervise-daemon
+also removes the shim, which only works with our supervise-daemon.
 """
 
 import os
@@ -20,13 +26,28 @@ import shlex
 import shutil
 import sysconfig
 
-from .. import launcher, rcstate, shellvars
+from .. import launcher, rcstate, rcversion, shellvars
 from ..errors import UserError
 from . import output
 
 MARKER = "# openrc-sv runscript plugin"
 CREATED_DIR = "# openrc-sv setup created the directory "
 BIN_LINE = "_openrc_sv_bin=openrc-sv"
+
+
+SHIM_MARKER = "# openrc-sv compat shim"
+SHIM_NAME = "openrc-sv-compat.conf"
+SHIM_SOURCE = os.path.join(os.path.dirname(shellvars.PLUGIN), "openrc-sv-compat.sh")
+
+# What an OpenRC's sh/supervise-daemon.sh lacks, by the release that added
+# it (upstream's history of that file): input_file became --stdin in 0.62,
+# output_logger/error_logger --stdout-logger/--stderr-logger in 0.51.  From
+# 0.62 on, nothing: the shim is refused there.
+SHIM_ADDS = [((0, 62, 0), "stdin"), ((0, 51, 0), "loggers")]
+SHIM_BELOW = SHIM_ADDS[0][0]
+# Before 0.46, supervise_start took start_stop_daemon_args also when
+# supervise_daemon_args was set but empty; since, only when it is unset.
+EMPTY_ARGS_FALL_BACK_BELOW = (0, 46, 0)
 
 
 def _under(root, path):
@@ -130,6 +151,132 @@ def remove_plugin(root="/"):
             pass    # something else lives there now
 
 
+# -- the compat shim ------------------------------------------------------------------
+
+def _shim_path(root):
+    return os.path.join(_under(root, "/etc/rc.conf.d"), SHIM_NAME)
+
+
+def openrc_version(libexecdir=None, root="/"):
+    """(version tuple, the version file's line) of the OpenRC under root.
+    The line is what the shim compares at run time; only under / may
+    `openrc --version` stand in for a missing file (it is the host's)."""
+    libexec = _under(root, libexecdir or rcstate.libexecdir())
+    line = None
+    try:
+        with open(os.path.join(libexec, "version"), errors="replace") as f:
+            line = f.readline(200).strip() or None
+    except OSError:
+        pass
+    if root and root != "/":
+        version = rcversion.from_libexec(libexec)
+    else:
+        version = rcversion.detect(libexec)
+    return version, line, os.path.join(libexec, "version")
+
+
+def check_shim(libexecdir=None, root="/"):
+    """Refuse (one line) unless the shim applies to the OpenRC found;
+    returns the lines setup fills in."""
+    version, line, vfile = openrc_version(libexecdir, root)
+    if version is None:
+        asked = "" if root and root != "/" else ", and `openrc --version` did not answer"
+        raise UserError("--compat-shim: cannot tell which OpenRC this is (no %s%s)"
+                        % (vfile, asked))
+    if version >= SHIM_BELOW:
+        raise UserError("--compat-shim: OpenRC %s passes input_file, output_logger, "
+                        "error_logger and no_new_privs itself; the shim is only for "
+                        "OpenRC older than %d.%d" % ((rcversion.text(version),) + SHIM_BELOW[:2]))
+    if line is None or rcversion.parse(line) != version:
+        raise UserError("--compat-shim: %s is missing or unreadable; the shim needs it to "
+                        "tell, at every start, that OpenRC is still %s"
+                        % (vfile, rcversion.text(version)))
+    _refuse_a_foreign_shim(_shim_path(root))    # before anything else is changed
+    adds = [name for since, name in SHIM_ADDS if version < since]
+    return {
+        "_openrc_sv_shim_openrc": line,
+        "_openrc_sv_shim_adds": " ".join(adds),
+        "_openrc_sv_shim_empty_falls_back": "yes" if version < EMPTY_ARGS_FALL_BACK_BELOW else "no",
+    }
+
+
+def shim_text(values, created_dir=None):
+    """The packaged shim with the lines for this OpenRC filled in."""
+    try:
+        with open(SHIM_SOURCE) as f:
+            lines = f.read().splitlines(keepends=True)
+    except OSError as e:
+        raise UserError("cannot read the packaged shim %s: %s" % (SHIM_SOURCE, e.strerror))
+    todo = dict(values)
+    for i, ln in enumerate(lines):
+        name = ln.rstrip("\n").rstrip("=")
+        if ln.rstrip("\n") == name + "=" and name in todo:
+            lines[i] = "%s=%s\n" % (name, shlex.quote(todo.pop(name)))
+    if todo:
+        raise UserError("the packaged shim %s lacks the line %s=" % (SHIM_SOURCE, sorted(todo)[0]))
+    if created_dir:
+        lines.insert(1, "%s%s\n" % (CREATED_DIR, created_dir))
+    return "".join(lines)
+
+
+def _is_ours(path, marker):
+    if os.path.islink(path):
+        return False
+    try:
+        with open(path, errors="replace") as f:
+            return f.readline().startswith(marker)
+    except OSError:
+        return False
+
+
+def _refuse_a_foreign_shim(target):
+    if os.path.lexists(target) and not _is_ours(target, SHIM_MARKER):
+        raise UserError("refusing to replace %s: it was not installed by openrc-sv "
+                        "(move it away first)" % target)
+
+
+def install_shim(values, root="/"):
+    confd = _under(root, "/etc/rc.conf.d")
+    target = _shim_path(root)
+    created = None
+    if os.path.lexists(target):
+        _refuse_a_foreign_shim(target)
+        created = _created_dir(target)
+    if not os.path.isdir(confd):
+        os.makedirs(confd, 0o755)
+        created = "/etc/rc.conf.d"
+    text = shim_text(values, created)
+    if os.path.lexists(target):
+        with open(target) as f:
+            if f.read() == text:
+                output.info("%s is already installed" % target)
+                return
+    rcstate.write_atomic(target, text, 0o644)
+    output.info("installed the compat shim %s (OpenRC %s: %s)" % (
+        target, values["_openrc_sv_shim_openrc"],
+        ", ".join({"stdin": "input_file", "loggers": "output_logger, error_logger"}[a]
+                  for a in values["_openrc_sv_shim_adds"].split())))
+
+
+def remove_shim(root="/"):
+    confd = _under(root, "/etc/rc.conf.d")
+    target = _shim_path(root)
+    if not os.path.lexists(target):
+        return
+    if not _is_ours(target, SHIM_MARKER):
+        output.warn("left %s alone: it was not installed by openrc-sv" % target)
+        return
+    created = _created_dir(target)
+    os.unlink(target)
+    output.info("removed %s" % target)
+    if created:
+        try:
+            os.rmdir(confd)
+            output.info("removed %s" % confd)
+        except OSError:
+            pass    # something else lives there now
+
+
 # -- the supervise-daemon link ------------------------------------------------------
 
 def _sbin(libexecdir, root):
@@ -194,34 +341,47 @@ def _restore(path, snap):
         rcstate.write_atomic(path, snap[1], snap[2])
 
 
-def _paths(plugin, supervise_daemon, libexecdir, root):
+def _paths(plugin, supervise_daemon, shim, libexecdir, root):
     """The files setup may change, and the directory it may create."""
     paths = []
     if supervise_daemon:
         paths.append(os.path.join(_sbin(libexecdir, root), "supervise-daemon"))
     confd = _under(root, "/etc/rc.conf.d")
+    if shim:
+        paths.append(_shim_path(root))
     if plugin:
         paths.append(os.path.join(confd, "openrc-sv.conf"))
-    return paths, (confd if plugin and not os.path.isdir(confd) else None)
+    return paths, (confd if (plugin or shim) and not os.path.isdir(confd) else None)
 
 
-def setup(plugin=False, supervise_daemon=False, undo=False, libexecdir=None, root="/"):
+def setup(plugin=False, supervise_daemon=False, undo=False, libexecdir=None, root="/",
+          compat_shim=False):
     """All or nothing: when a later step fails, what the earlier ones
     changed is put back as it was, and the error is reported."""
+    if compat_shim and not supervise_daemon:
+        raise UserError("--compat-shim goes with --supervise-daemon: the options it adds "
+                        "are for openrc-sv's supervise-daemon")
     if not plugin and not supervise_daemon:
         plugin = supervise_daemon = True
     try:
-        paths, new_dir = _paths(plugin, supervise_daemon, libexecdir, root)
+        shim_values = check_shim(libexecdir, root) if compat_shim and not undo else None
+        # Undoing the link undoes the shim: OpenRC's own old binary would
+        # reject the options it adds.
+        shim = supervise_daemon and (undo or compat_shim)
+        paths, new_dir = _paths(plugin, supervise_daemon, shim, libexecdir, root)
         before = [(p, _snapshot(p)) for p in paths]
         try:
             if undo:
                 if supervise_daemon:
                     remove_link(libexecdir, root)
+                    remove_shim(root)
                 if plugin:
                     remove_plugin(root)
             else:
                 if supervise_daemon:
                     install_link(libexecdir, root)
+                if shim_values:
+                    install_shim(shim_values, root)
                 if plugin:
                     install_plugin(root)
         except BaseException:

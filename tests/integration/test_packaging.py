@@ -2,8 +2,9 @@
 
 Builds the wheel the way a packager does (pip's PEP 517 front end, the
 build requirements from the configured local index: this works offline)
-and checks its file list: the code, the runscript plugin as a real file
-(openrc_sv/data/openrc-sv.sh is a symlink in the tree), the man pages and
+and checks its file list: the code, the runscript plugin and the compat
+shim as real files (openrc_sv/data/openrc-sv.sh and openrc-sv-compat.sh
+are symlinks in the tree), the man pages and
 the fork server's init script as data files under share/.
 """
 
@@ -51,10 +52,11 @@ def _data(z, rel):
     return name
 
 
-def test_the_plugin_is_a_real_file_with_the_helpers_text(wheel):
-    info = wheel.getinfo("openrc_sv/data/openrc-sv.sh")
+@pytest.mark.parametrize("name", ["openrc-sv.sh", "openrc-sv-compat.sh"])
+def test_the_plugin_and_the_shim_are_real_files_with_the_helpers_text(wheel, name):
+    info = wheel.getinfo("openrc_sv/data/" + name)
     assert not stat.S_ISLNK(info.external_attr >> 16)
-    assert wheel.read(info) == _repo_bytes("init.d-helpers/openrc-sv.sh")
+    assert wheel.read(info) == _repo_bytes("init.d-helpers/" + name)
 
 
 @pytest.mark.parametrize("rel", ["openrc_sv/data/openrc-sv-exec",

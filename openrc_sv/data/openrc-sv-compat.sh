@@ -1,0 +1,1 @@
+../../init.d-helpers/openrc-sv-compat.sh
