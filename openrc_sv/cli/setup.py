@@ -158,9 +158,10 @@ def _shim_path(root):
 
 
 def openrc_version(libexecdir=None, root="/"):
-    """(version tuple, the version file's line) of the OpenRC under root.
-    The line is what the shim compares at run time; only under / may
-    `openrc --version` stand in for a missing file (it is the host's)."""
+    """(version tuple, the version file's first line, its path) of the
+    OpenRC under root.  The line is what the shim compares at run time;
+    only under / may `openrc --version` stand in for a missing file (it is
+    the host's)."""
     libexec = _under(root, libexecdir or rcstate.libexecdir())
     line = None
     try:
