@@ -6,7 +6,10 @@ Three things live here, each with one home:
   written through: it may sit in a directory the daemon's user owns).
 - ServiceLock: `flock` on $RC_SVCDIR/supervise-SVC.lock, held by
   `supervise-daemon --start` around "is it running?" and the claim, and by
-  `--stop`, so two starts at once give one daemon.
+  `--stop`, so two starts at once give one daemon.  Taking it first checks
+  that only the caller (or root) can change the service dir
+  (trust.require_service_dir): root handed a user's RC_SVCDIR or, in user
+  mode, XDG_RUNTIME_DIR writes nothing there.
 - The keeper record: $RC_SVCDIR/../openrc-sv/services/SVC (root only, 0600;
   in user mode, or for a non-root supervisor, $svcdir/openrc-sv/services/SVC:
   the user's own service dir, never /run),
@@ -55,6 +58,8 @@ class ServiceLock:
 
     def __enter__(self):
         import fcntl
+        from .trust import require_service_dir
+        require_service_dir(os.path.dirname(self.path))
         os.makedirs(os.path.dirname(self.path), 0o755, exist_ok=True)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         fcntl.flock(self.fd, fcntl.LOCK_EX)

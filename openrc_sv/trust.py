@@ -64,7 +64,17 @@ def require_root_only(variable, path, why):
                         "use a directory that only root can change" % (variable, path, why, part))
 
 
-def require_service_dir(path, variable="RC_SVCDIR"):
+def service_dir_variable(environ=None):
+    """The variable a service dir came from, for messages: RC_SVCDIR when
+    set, XDG_RUNTIME_DIR in user mode without it (OpenRC 0.60-0.63)."""
+    from .rcstate import user_mode
+    env = os.environ if environ is None else environ
+    if env.get("RC_SVCDIR") or not user_mode(env):
+        return "RC_SVCDIR"
+    return "XDG_RUNTIME_DIR"
+
+
+def require_service_dir(path, variable=None):
     """Raise a one-line UserError unless only the caller (or root) can
     change the service dir and the directories above it.
 
@@ -80,4 +90,5 @@ def require_service_dir(path, variable="RC_SVCDIR"):
         who = "root" if owners == (0,) else "you or root"
         raise UserError("%s: service dir %s: %s can be changed by someone other than %s; "
                         "use a service dir only %s can change (user services: "
-                        "XDG_RUNTIME_DIR=/run/user/$(id -u))" % (variable, path, part, who, who))
+                        "XDG_RUNTIME_DIR=/run/user/$(id -u))"
+                        % (variable or service_dir_variable(), path, part, who, who))

@@ -87,9 +87,7 @@ def check_service_dir():
     $XDG_RUNTIME_DIR/openrc; an inherited one of someone else's is not."""
     from .. import trust
     path = svcdir()
-    variable = "RC_SVCDIR" if os.environ.get("RC_SVCDIR") or not user_mode() \
-        else "XDG_RUNTIME_DIR"
-    trust.require_service_dir(path, variable)
+    trust.require_service_dir(path)
     return path
 
 

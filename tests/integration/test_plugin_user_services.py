@@ -341,3 +341,23 @@ def test_a_user_refuses_a_service_dir_another_user_can_change(sandbox):
     _refused_in_one_line(r, "RC_SVCDIR", "/run/shared/openrc", "someone other than you or root")
     assert sb.listdir("/run/shared/openrc") == []
     assert not procs_of(sb, "nobody")
+
+
+def test_roots_supervise_daemon_by_hand_refuses_a_users_service_dir(sandbox):
+    """The same for our supervise-daemon run by hand (`-U` with a user's
+    XDG_RUNTIME_DIR, or their RC_SVCDIR): its start lock is taken only in a
+    service dir root alone can change, before anything is written."""
+    from openrc_sv import launcher
+    sb = sandbox("ours")
+    user_service(sb, "nobody")
+    before = owners_under(sb, runtime("nobody")), sorted(sb.listdir(runtime("nobody")))
+    for env, flags in (({"XDG_RUNTIME_DIR": runtime("nobody")}, ["-U"]),
+                       ({"RC_SVCDIR": svcdir("nobody")}, [])):
+        for verb in (["--start", "/bin/sleep", "1000"], ["--stop"]):
+            r = sb.run(*launcher.argv(), "svc", *flags, *verb, env=dict(env, RC_SVCNAME="svc"))
+            assert r.returncode != 0, r.stdout + r.stderr
+            assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+            assert "can be changed by someone other than root" in r.stderr
+            assert runtime("nobody") in r.stderr
+    assert (owners_under(sb, runtime("nobody")), sorted(sb.listdir(runtime("nobody")))) == before
+    assert not sb.pids_of("sleep 1000")

@@ -208,19 +208,38 @@ def test_a_users_own_service_dir_is_trusted_by_them_only(tmp_path):
         assert "can be changed by someone other than root" in str(e.value)
 
 
-def test_check_service_dir_names_the_variable_it_came_from(env, tmp_path, monkeypatch):
+def test_the_service_dir_is_named_by_the_variable_it_came_from():
+    user = {"RC_USER_SERVICES": "yes", "XDG_RUNTIME_DIR": "/run/user/7"}
+    assert trust.service_dir_variable(user) == "XDG_RUNTIME_DIR"
+    assert trust.service_dir_variable(dict(user, RC_SVCDIR="/x")) == "RC_SVCDIR"
+    assert trust.service_dir_variable({}) == "RC_SVCDIR"
+
+
+def test_check_service_dir_checks_the_callers_service_dir(env, monkeypatch):
     seen = []
-    monkeypatch.setattr(trust, "require_service_dir", lambda p, v: seen.append((p, v)))
+    monkeypatch.setattr(trust, "require_service_dir", lambda p: seen.append(p))
     env.setenv("RC_USER_SERVICES", "yes")
     env.setenv("XDG_RUNTIME_DIR", "/run/user/7")
-    evaluate.check_service_dir()
+    assert evaluate.check_service_dir() == "/run/user/7/openrc"
     env.setenv("RC_SVCDIR", "/x/svc")
     evaluate.check_service_dir()
-    env.delenv("RC_SVCDIR")
-    env.delenv("RC_USER_SERVICES")
-    evaluate.check_service_dir()
-    assert seen == [("/run/user/7/openrc", "XDG_RUNTIME_DIR"), ("/x/svc", "RC_SVCDIR"),
-                    ("/run/openrc", "RC_SVCDIR")]
+    assert seen == ["/run/user/7/openrc", "/x/svc"]
+
+
+def test_the_start_lock_is_not_taken_in_a_service_dir_another_user_can_change(env, tmp_path):
+    """supervise-daemon --start and --stop (also run by hand, without the
+    plugin) take the lock before writing anything."""
+    d = tmp_path / "svc"
+    d.mkdir()
+    os.chmod(str(d), 0o777)
+    st = rcstate.ServiceState("svc", root=str(d))
+    with pytest.raises(UserError, match="service dir %s: %s can be changed" % (d, d)):
+        with records.ServiceLock(st):
+            pass
+    assert os.listdir(str(d)) == []
+    os.chmod(str(d), 0o755)
+    with records.ServiceLock(st):
+        assert os.path.exists(records.lock_path(st))
 
 
 # -- the fork server: root's for root, a user's own for a user ----------------------------
