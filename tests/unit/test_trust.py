@@ -43,3 +43,23 @@ def test_a_link_on_the_way_is_followed_and_both_must_be_roots(tmp_path):
     assert trust.untrusted_part(str(link)) is None
     os.lchown(str(link), 65534, 65534)
     assert trust.untrusted_part(str(link)) == str(link)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs a directory of another user")
+def test_a_users_directory_is_trusted_by_that_user_and_never_by_root(tmp_path):
+    os.chmod(str(tmp_path), 0o755)
+    d = tmp_path / "run" / "user" / "65534"
+    d.mkdir(parents=True, mode=0o700)
+    os.chown(str(d), 65534, 65534)
+    assert trust.untrusted_part(str(d / "openrc"), (0, 65534)) is None
+    assert trust.untrusted_part(str(d / "openrc"), (0,)) == str(d)
+    assert trust.untrusted_part(str(d / "openrc"), (0, 1)) == str(d)     # another user's
+    os.chmod(str(d), 0o1777)             # sticky is no excuse for the directory itself
+    assert trust.untrusted_part(str(d), (0, 65534)) == str(d)
+
+
+def test_trusted_owners_by_caller(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert trust.trusted_owners() == (0,)
+    monkeypatch.setattr(os, "geteuid", lambda: 65534)
+    assert trust.trusted_owners() == (0, 65534)
