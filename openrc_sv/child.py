@@ -46,9 +46,13 @@ class Setup:
         self.capabilities = opts.capabilities
         self.secbits = opts.secbits
         self.no_new_privs = opts.no_new_privs
+        # OpenRC's C supervisor opens a PAM session whenever --user is
+        # given (see pam.py); --group alone does not.
+        self.pam = opts.user is not None
         if libexecdir is None:
             from .rcstate import libexecdir as found
             libexecdir = found()
+        self.libexecdir = libexecdir
         self.env = self._environment(opts.env, libexecdir)
         # Set by prepare_supervisor() once this process's cwd and umask are
         # the daemon's: then posix_spawn can do the rest.
@@ -69,9 +73,8 @@ class Setup:
             # C.UTF-8, even under -I): the daemon must not inherit our
             # interpreter's choice.
             del env["LC_CTYPE"]
-        drop = (libexecdir + "/bin", libexecdir + "/sbin")
         if "PATH" in env:
-            env["PATH"] = ":".join(p for p in env["PATH"].split(":") if p and p not in drop)
+            env["PATH"] = _without_libexec(env["PATH"], libexecdir)
         if self.user:
             env["USER"] = env["LOGNAME"] = self.user[2]
             env["HOME"] = self.user[3]
@@ -88,6 +91,23 @@ class Setup:
         for name, value in assignments:
             env[name] = value
         return env
+
+    def add_pam_environment(self, pam_env):
+        """PAM's variables go over everything else (--env, HOME, USER), as
+        in OpenRC, whose PATH filter then runs on the result."""
+        for name, value in pam_env:
+            if value is None:
+                self.env.pop(name, None)
+            else:
+                self.env[name] = value
+        if "PATH" in self.env:
+            self.env["PATH"] = _without_libexec(self.env["PATH"], self.libexecdir)
+
+
+def _without_libexec(path, libexecdir):
+    """PATH without OpenRC's own bin/ and sbin/, as OpenRC's child gets it."""
+    drop = (libexecdir + "/bin", libexecdir + "/sbin")
+    return ":".join(p for p in path.split(":") if p and p not in drop)
 
 
 def _given_at_exec(name):
@@ -130,6 +150,8 @@ def apply(setup, step_report):
         step_report[0] = "oom_score_adj %d" % setup.oom_score_adj
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("%d\n" % setup.oom_score_adj)
+    if setup.pam:
+        _open_pam_session(setup, step_report)
     groups = None
     if setup.user:
         step_report[0] = "getgrouplist %s" % setup.user[2]
@@ -172,6 +194,18 @@ def apply(setup, step_report):
         step_report[0] = "no_new_privs"
         privs.prctl(privs.PR_SET_NO_NEW_PRIVS, 1)
     os.umask(setup.umask)
+
+
+def _open_pam_session(setup, step_report):
+    # Where OpenRC 0.63 does it: before groups, chroot and ids change, so
+    # the host's /etc/pam.d and modules are used and modules run as root.
+    # OpenRC passes --user as typed, a number too; we pass the account's
+    # name, which is what PAM modules and limits.conf look up.
+    from . import pam
+    step_report[0] = "load libpam"
+    loaded = pam.load()
+    step_report[0] = "open PAM session '%s' for user '%s'" % (pam.SERVICE, setup.user[2])
+    setup.add_pam_environment(pam.open_session(loaded, setup.user[2]))
 
 
 def prepare_supervisor(setup):
@@ -245,7 +279,13 @@ def spawn(setup, argv, stdio, keep_fds=(), extra_env=None):
                         pass
             env = setup.env if not extra_env else dict(setup.env, **extra_env)
             step[0] = "exec '%s'" % argv[0]
-            os.execvpe(argv[0], argv, env)
+            try:
+                os.execvpe(argv[0], argv, env)
+            except OSError:
+                if setup.pam:
+                    from . import pam
+                    pam.close_session()
+                raise
         except BaseException as e:
             reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             try:
