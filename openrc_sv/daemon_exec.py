@@ -63,6 +63,8 @@ STEP_OPTION = {
     "getgrouplist": "--user", "chroot": "--chroot", "chdir": "--chdir", "setgid": "--user",
     "setgroups": "--user", "setuid": "--user", "capabilities": "--capabilities",
     "secbits": "--secbits", "no_new_privs": "--no-new-privs",
+    # The PAM session --user opens (child._open_pam_session).
+    "load": "--user", "open": "--user",
 }
 
 

@@ -99,8 +99,9 @@ def test_child_pid_names_the_live_daemon(msb):
     assert msb.rc("svc", "start").returncode == 0
     first = live_daemon(msb, "svc")
     wait_for(lambda: msb.value("svc", "child_pid") == str(first), 10, what="child_pid")
-    r = msb.run("sh", "-c", ". /lib/rc/sh/functions.sh 2>/dev/null; "
-                "RC_SVCNAME=svc /lib/rc/bin/service_get_value child_pid")
+    lib = msb.libexec
+    r = msb.run("sh", "-c", ". %s/sh/functions.sh 2>/dev/null; "
+                "RC_SVCNAME=svc %s/bin/service_get_value child_pid" % (lib, lib))
     assert r.stdout.strip() == str(first), r.stdout + r.stderr
     msb.run("kill", "-9", str(first), check=True)
     second = live_daemon(msb, "svc", other_than=first)
