@@ -673,3 +673,35 @@ def test_stop_leaves_alone_a_service_directory_openrc_sv_did_not_create(tmp_path
         "choose another runit_svdir_root= (openrc-sv neither uses nor removes a directory it " \
         "did not create)" % d
     assert sorted(os.listdir(d)) == before
+
+
+def _slept_ms(tmp_path, monkeypatch, variables, count):
+    """Run finish once after `count` respawns in the period, with a `sleep`
+    that records instead of sleeping; the total wait it asked for, in ms."""
+    d = service_dir(tmp_path)
+    (d / "state" / "respawn").write_text("%d %d %d\n" % (uptime_ms() - 1000, count, count))
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    log = tmp_path / "slept"
+    (stub / "sleep").write_text('#!/bin/sh\necho "$1" >> %s\n' % log)
+    (stub / "sleep").chmod(0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (stub, os.environ.get("PATH", "/usr/bin:/bin")))
+    files = render(model(dict({"respawn_max": "0"}, **variables)))
+    assert run_finish(tmp_path, d, files, "1", "0").returncode == 0
+    return round(sum(float(x) for x in log.read_text().split()) * 1000) if log.exists() else 0
+
+
+def test_finish_waits_the_delay_plus_the_step_per_respawn_under_0_62_rules(tmp_path, monkeypatch):
+    # The 4th respawn in the period: 1s + 4 x 128ms, as supervise-daemon 0.62+.
+    assert _slept_ms(tmp_path, monkeypatch, {"respawn_delay": "1",
+                                             "supervise_daemon_compat": "0.62"}, 3) == 1512
+
+
+def test_finish_caps_the_grown_delay_under_0_62_rules(tmp_path, monkeypatch):
+    assert _slept_ms(tmp_path, monkeypatch, {"respawn_delay": "29",
+                                             "supervise_daemon_compat": "0.62"}, 20) == 30000
+
+
+def test_finish_waits_only_the_delay_under_0_45_rules(tmp_path, monkeypatch):
+    assert _slept_ms(tmp_path, monkeypatch, {"respawn_delay": "1",
+                                             "supervise_daemon_compat": "0.45"}, 3) == 1000

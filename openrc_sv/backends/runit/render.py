@@ -215,6 +215,8 @@ def render(model, layout, environ, tools):
         file("finish", "finish", respawn_max=model.respawn_max,
              respawn_period_ms=model.respawn_period_ms or 0,
              respawn_delay_ms=model.respawn_delay_ms,
+             respawn_delay_step_ms=model.respawn_delay_step_ms or 0,
+             respawn_delay_cap_ms=model.respawn_delay_cap_ms or 0,
              child_pid=child_pid_path(model, environ),
              failed_message="respawned more than %d times%s" % (model.respawn_max, within),
              give_up=giveup_argv(model, layout, environ, tools)),
