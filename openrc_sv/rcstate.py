@@ -316,6 +316,19 @@ class RetryingWriter:
     OpenRC's C supervisor ignores a failed rc_service_value_set the same
     way; here the value also arrives once there is room.
 
+    Only what changed is written, all of it in one call: a respawn in a
+    crash storm repeats most of its values (start_time within the same
+    second, last_exit, a health check's "ok"), and each value is an atomic
+    file write.  A value counts as unchanged only if this writer wrote that
+    very value successfully, and options/SVC is still the directory it
+    wrote it into with nothing else added, renamed or removed there since
+    (same inode and mtime: `rc-service SVC zap`, a supervisor giving up, a
+    wiped /run/openrc or an `rm` of one file all change that).  Whatever
+    cannot be told unchanged is written: a failed write forgets the values
+    it carried, and a value changed in place behind our back (a truncating
+    rewrite leaves the directory alone) is written again when it next
+    changes.
+
     write(values) does the writing (ServiceState.set_many by default: the
     supervisor passes its system-call object's), now() is the clock."""
 
@@ -326,7 +339,9 @@ class RetryingWriter:
         self.now = now
         self.log = log
         self.write = write or state.set_many
-        self.pending = {}
+        self.pending = {}               # key -> str value, or None to remove
+        self.written = {}               # key -> what our last successful write left there
+        self._dir_seen = None           # options/SVC's identity right after that write
         self.retry_at = None
         self.delay = 0.0
 
@@ -334,22 +349,41 @@ class RetryingWriter:
         self.set_many({key: value})
 
     def set_many(self, values):
-        self.pending.update(values)
+        if self.written and self._dir_identity() != self._dir_seen:
+            self.written.clear()        # someone else changed options/SVC
+        for k, v in values.items():
+            v = None if v is None else str(v)
+            if k not in self.pending and k in self.written and self.written[k] == v:
+                continue
+            self.pending[k] = v
         self.flush()
 
     def get(self, key, default=None):
         if key in self.pending:
             v = self.pending[key]
-            return default if v is None else str(v)
+            return default if v is None else v
         return self.state.get(key, default)
+
+    def _dir_identity(self):
+        """(device, inode, mtime) of options/SVC, or None."""
+        try:
+            st = os.stat(self.state.path("options", self.state.name))
+        except (OSError, AttributeError, TypeError):
+            return None
+        return st.st_dev, st.st_ino, st.st_mtime_ns
 
     def flush(self):
         """Write what is pending; True once nothing is."""
         if not self.pending:
             return True
+        batch = dict(self.pending)
         try:
-            self.write(dict(self.pending))
+            self.write(batch)
         except OSError as e:
+            # Some of the batch may have been written, some not: none of
+            # it is known any more.
+            for k in batch:
+                self.written.pop(k, None)
             if not self.delay:
                 self.log(3, "cannot write the service state (%s): %s; supervision goes on, "
                          "retrying" % (getattr(e, "filename", None) or self.state.path(),
@@ -359,6 +393,8 @@ class RetryingWriter:
             return False
         if self.delay:
             self.log(5, "the service state is written again")
+        self.written.update(batch)
+        self._dir_seen = self._dir_identity()
         self.pending.clear()
         self.retry_at = None
         self.delay = 0.0

@@ -1,0 +1,159 @@
+"""rcstate.RetryingWriter writes only what changed, in one call, and never
+trusts a value it cannot know is still there."""
+
+import errno
+import os
+import shutil
+
+from openrc_sv.rcstate import RetryingWriter, ServiceState
+
+
+class Recorder:
+    """The writer's write(): records each call's keys, writes through, and
+    fails with ENOSPC while `full`."""
+
+    def __init__(self, state):
+        self.state = state
+        self.calls = []
+        self.full = False
+
+    def __call__(self, values):
+        self.calls.append(sorted(values))
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device", self.state.path("options"))
+        self.state.set_many(values)
+
+
+def make(tmp_path):
+    st = ServiceState("svc", root=str(tmp_path))
+    rec = Recorder(st)
+    logged = []
+    clock = [100.0]
+    w = RetryingWriter(st, lambda: clock[0], lambda prio, msg: logged.append(msg), rec)
+    return st, w, rec, logged
+
+
+def options(st):
+    return st.path("options", st.name)
+
+
+def as_if_written_long_ago(w, st):
+    """Make options/SVC's mtime an old one, as the writer saw it after its
+    last write: a change now then shows whatever the clock's granularity."""
+    os.utime(options(st), ns=(10**9, 10**9))
+    w._dir_seen = w._dir_identity()
+
+
+RESPAWN = {"child_pid": 10, "start_time": "2026-01-01 00:00:00", "start_count": 1,
+           "child_ident": "10:5", "restarts": 0, "last_exit": "exited 1"}
+
+
+def test_the_first_write_writes_everything_in_one_call(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+    assert rec.calls == [sorted(RESPAWN)]
+    assert {k: st.get(k) for k in RESPAWN} == {k: str(v) for k, v in RESPAWN.items()}
+
+
+def test_a_respawn_writes_only_what_changed_in_one_call(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+    w.set_many(dict(RESPAWN, child_pid=11, child_ident="11:6", restarts=1))
+    assert rec.calls[1] == ["child_ident", "child_pid", "restarts"]
+    assert st.get("child_pid") == "11" and st.get("last_exit") == "exited 1"
+
+
+def test_nothing_changed_writes_nothing(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+    w.set_many(RESPAWN)
+    w.set("healthcheck", "ok")
+    w.set("healthcheck", "ok")
+    assert rec.calls == [sorted(RESPAWN), ["healthcheck"]]
+
+
+def test_values_compare_as_written_text(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set("restarts", 3)
+    w.set("restarts", "3")
+    assert len(rec.calls) == 1
+
+
+def test_a_removal_is_a_change_and_is_remembered(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set("last_exit", "exited 1")
+    w.set("last_exit", None)
+    assert st.get("last_exit") is None
+    w.set("last_exit", None)
+    assert rec.calls == [["last_exit"], ["last_exit"]]
+
+
+def test_zap_removing_options_makes_every_value_written_again(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+    as_if_written_long_ago(w, st)
+    shutil.rmtree(options(st))          # rc-service SVC zap, a supervisor giving up
+    w.set_many(dict(RESPAWN, child_pid=11))
+    assert rec.calls[1] == sorted(RESPAWN)
+    assert st.get("start_time") == RESPAWN["start_time"] and st.get("child_pid") == "11"
+
+
+def test_one_file_removed_behind_its_back_is_written_again(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+    as_if_written_long_ago(w, st)
+    os.unlink(os.path.join(options(st), "last_exit"))
+    w.set_many(RESPAWN)
+    assert st.get("last_exit") == "exited 1"
+
+
+def test_our_own_removal_of_options_is_noticed_too(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+    as_if_written_long_ago(w, st)
+    st.mark("stopped")
+    w.set_many(RESPAWN)
+    assert st.get("child_pid") == "10"
+
+
+def test_a_value_changed_in_place_is_written_when_it_next_changes(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+    with open(os.path.join(options(st), "child_pid"), "r+") as f:   # the directory is untouched
+        f.write("99")
+    w.set("child_pid", 12)
+    assert st.get("child_pid") == "12"
+
+
+def test_a_failed_write_forgets_its_values_and_retries_the_newest(tmp_path):
+    st, w, rec, logged = make(tmp_path)
+    w.set_many(RESPAWN)
+    rec.full = True
+    w.set_many(dict(RESPAWN, child_pid=11))
+    assert w.retry_at == 101.0 and len(logged) == 1
+    assert w.get("child_pid") == "11"
+    # Back to the value last written: the failed write may have left
+    # anything there, so it is written, not skipped.
+    w.set_many(dict(RESPAWN, child_pid=10))
+    assert rec.calls[-1] == ["child_pid"]
+    rec.full = False
+    assert w.flush()
+    assert st.get("child_pid") == "10" and w.retry_at is None
+    assert logged[-1] == "the service state is written again"
+
+
+def test_a_partly_failed_batch_is_written_whole_next_time(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+
+    def half(values):
+        rec.calls.append(sorted(values))
+        for k in sorted(values)[:1]:
+            st.set(k, values[k])
+        raise OSError(errno.ENOSPC, "No space left on device")
+    w.write = half
+    w.set_many(dict(RESPAWN, child_pid=11, restarts=1))
+    w.write = rec
+    w.set_many(dict(RESPAWN, child_pid=11, restarts=1))
+    assert set(rec.calls[-1]) >= {"child_pid", "restarts"}
+    assert st.get("child_pid") == "11" and st.get("restarts") == "1"
