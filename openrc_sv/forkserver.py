@@ -41,26 +41,42 @@ def _receive(conn):
     return b"".join(chunks), fds
 
 
-def _peer_uid(conn):
+def _peer(conn):
+    """(pid, uid) of the process at the other end, as the kernel saw it at
+    connect(); pid 0 if it is in no pid namespace of ours."""
     import socket
     import struct
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    return struct.unpack("3i", creds)[1]
+    pid, uid, _ = struct.unpack("3i", creds)
+    return pid, uid
 
 
-def _become_supervisor(listener, conn, data, report_fd):
-    """In the grandchild: turn into the service's supervisor.  Never returns."""
+def _become_supervisor(listener, conn, request, report_fd, ctx, ready_fd, go_fd):
+    """In the grandchild: take on the requester's context (see
+    forkserver_context), say so on ready_fd, and, once the server answers
+    on go_fd that the client has been told, turn into the service's
+    supervisor.  Never returns."""
     import signal
     try:
         listener.close()
         conn.close()
         for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT):
             signal.signal(s, signal.SIG_DFL)
-        argv, env, cwd, umask, keys, written = wire.decode(data)
+        ctx.apply()
+    except BaseException as e:          # not like the requester: the client forks its own
+        try:
+            os.write(ready_fd, (" %s" % e).encode(errors="replace")[:500])
+        finally:
+            os._exit(1)
+    try:
+        os.write(ready_fd, READY)
+        os.close(ready_fd)
+        if os.read(go_fd, 1) != READY:      # the server gave up on us: the client forks its own
+            os._exit(0)
+        os.close(go_fd)
+        argv, env, _cwd, _umask, keys, written = request
         os.environ.clear()
         os.environ.update(env)
-        os.chdir(cwd)
-        os.umask(umask)
         sys.argv = argv
         from . import daemonize, sd_args
         from .rcstate import ServiceState
@@ -73,6 +89,9 @@ def _become_supervisor(listener, conn, data, report_fd):
             os.write(report_fd, ("fork server: %s" % e).encode())
         finally:
             os._exit(1)
+
+
+READY = b"+"
 
 
 def _set_name(name):
@@ -91,6 +110,7 @@ def serve(path):
     # Everything a supervisor runs, imported once, here, to be shared.
     from . import (child, convert, daemonize, health, logpipes, orphans,  # noqa: F401
                    procinfo, rcstate, sd_args, stopper, supervise_daemon, supervisor)
+    from . import forkserver_context
     import select  # noqa: F401
     import syslog  # noqa: F401
     os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
@@ -104,7 +124,7 @@ def serve(path):
     os.umask(old)
     listener.listen(64)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    _warm_up(sd_args, procinfo)
+    _warm_up(sd_args, procinfo, forkserver_context)
     # Children are double-forked and reaped at once; no SIGCHLD handling.
     gc.collect()
     gc.freeze()
@@ -124,7 +144,7 @@ def serve(path):
             pass
 
 
-def _warm_up(sd_args, procinfo):
+def _warm_up(sd_args, procinfo, context):
     """Run the start-up paths once here, so that what they build and cache
     (and the interpreter's specialised bytecode) is in the shared pages
     rather than copied into every supervisor."""
@@ -136,32 +156,100 @@ def _warm_up(sd_args, procinfo):
     except Exception:
         pass
     procinfo.identity(os.getpid())
+    try:                                # reads our own /proc, imports ctypes for ionice
+        context.why_not(os.getpid(), os.getpid())
+        context.Context(os.getpid(), 0).close()
+    except OSError:
+        pass
     time.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _handle(listener, conn):
     conn.settimeout(5)
-    if _peer_uid(conn) != os.geteuid():
-        conn.sendall(wire.NO)
+    pid, uid = _peer(conn)
+    if uid != os.geteuid():
+        conn.sendall(wire.NO + b" not the server's user")
         return
     data, fds = _receive(conn)
     if len(fds) != 1:
         for fd in fds:
             os.close(fd)
-        conn.sendall(wire.NO)
+        conn.sendall(wire.NO + b" no report pipe")
         return
     report_fd = fds[0]
-    os.set_inheritable(report_fd, False)    # SCM_RIGHTS fds arrive inheritable
-    pid = os.fork()
-    if pid == 0:
-        # The middle process exits at once, so the supervisor is adopted by
-        # init (or the nearest subreaper) like OpenRC's.
-        if os.fork() == 0:
-            _become_supervisor(listener, conn, data, report_fd)
-        os._exit(0)
-    os.close(report_fd)
-    os.waitpid(pid, 0)
-    conn.sendall(wire.OK)
+    try:
+        os.set_inheritable(report_fd, False)    # SCM_RIGHTS fds arrive inheritable
+        refusal = _refusal(pid, data)
+        if isinstance(refusal, str):
+            conn.sendall(wire.NO + b" " + refusal.encode(errors="replace"))
+            return
+        request, ctx = refusal
+        r, w = os.pipe2(os.O_CLOEXEC)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            child = os.fork()
+            if child == 0:
+                # The middle process exits at once, so the supervisor is adopted by
+                # init (or the nearest subreaper) like OpenRC's.
+                try:
+                    if os.fork() == 0:
+                        os.close(r)
+                        os.close(go_w)
+                        _become_supervisor(listener, conn, request, report_fd, ctx, w, go_r)
+                finally:
+                    os._exit(0)
+        finally:
+            os.close(w)
+            os.close(go_r)
+            ctx.close()
+        os.waitpid(child, 0)
+        answer = _wait_ready(r)
+        os.close(r)
+        if answer == READY:
+            os.write(go_w, READY)
+        os.close(go_w)                      # without READY: the supervisor exits
+    finally:
+        os.close(report_fd)
+    conn.sendall(wire.OK if answer == READY else wire.NO + answer)
+
+
+def _wait_ready(fd):
+    """READY once the forked supervisor has taken on the requester's
+    context, else why not (b" reason")."""
+    import select
+    import time
+    deadline = time.monotonic() + wire.READY_TIMEOUT
+    chunks = []
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not poller.poll(left * 1000):
+            return b" the forked supervisor did not get ready in time"
+        data = os.read(fd, 512)
+        if not data:
+            break
+        chunks.append(data)
+        if chunks[0][:1] == READY:
+            return READY
+    return b"".join(chunks) or b" the forked supervisor died"
+
+
+def _refusal(pid, data):
+    """Why the server will not fork for this request (a string), or the
+    decoded request and the requester's context."""
+    from . import forkserver_context as context
+    try:
+        request = wire.decode(data)
+    except ValueError as e:
+        return str(e)
+    reason = context.why_not(pid, os.getpid())
+    if reason:
+        return reason
+    try:
+        return request, context.Context(pid, request[3])
+    except (OSError, ValueError) as e:
+        return "cannot read the requester's context: %s" % e
 
 
 def main(argv=None):

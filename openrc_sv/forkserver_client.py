@@ -47,23 +47,51 @@ def _current_umask():
     return mask
 
 
+def _debug(why):
+    """Why the server is not used: a debug line, never an error (forking
+    the supervisor ourselves is the normal way, only heavier)."""
+    import syslog
+    syslog.syslog(syslog.LOG_DEBUG, "not using the fork server: %s" % why)
+
+
 def request(argv, report_fd, keys, written):
     """Ask the server to start a supervisor; False if there is no server
-    of the caller's own."""
+    of the caller's own, or if a supervisor it forks could not be the same
+    as one forked here (see forkserver_context), or if it said no."""
     path = socket_path()
     if path == "off" or not _ours(path):
         return False
     import socket
+    import struct
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
-        s.settimeout(5)
+        # Longer than the server waits for its supervisor to get ready: we
+        # must not fork our own while the server's may still start.
+        s.settimeout(wire.CLIENT_TIMEOUT)
         s.connect(path)
+        server_pid = struct.unpack("3i", s.getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+        from .forkserver_context import why_not
+        reason = why_not(os.getpid(), server_pid)
+        if reason:
+            _debug(reason)
+            return False
         payload = wire.encode(argv, dict(os.environ), os.getcwd(), _current_umask(), keys, written)
         socket.send_fds(s, [payload[:1]], [report_fd])
         s.sendall(payload[1:])
         s.shutdown(socket.SHUT_WR)
-        return s.recv(16) == wire.OK
-    except OSError:
+        answer = b""
+        while True:
+            data = s.recv(4096)
+            if not data:
+                break
+            answer += data
+        if answer == wire.OK:
+            return True
+        _debug(answer[len(wire.NO):].decode(errors="replace").strip() or "no answer")
+        return False
+    except OSError as e:
+        _debug(e)
         return False
     finally:
         s.close()

@@ -11,14 +11,25 @@ fields:
     W, paths x W               files to remove on failure
     "."                        the end (a cut-short request is refused)
 
-The server answers b"OK" once the supervisor is forked, b"NO" if it
-refused.  Strings travel as UTF-8 with surrogateescape, so any bytes do.
+The server answers b"OK" once the supervisor is forked and has taken on
+the requester's context, or b"NO" and a reason if it refused; then it
+closes the connection.  cwd and umask are what the client says; the server
+takes both from /proc/PID of the requester instead (see forkserver_context)
+and uses the umask sent only on kernels without "Umask:" in
+/proc/PID/status.  Strings travel as UTF-8 with surrogateescape, so any
+bytes do.
 """
 
 SEP = "\0"
 END = "."
 OK = b"OK"
 NO = b"NO"
+
+# Seconds the server waits for a forked supervisor to take on the
+# requester's context; the client waits longer, so that it never forks a
+# supervisor of its own while the server's may still start.
+READY_TIMEOUT = 20
+CLIENT_TIMEOUT = READY_TIMEOUT + 10
 
 
 def encode(argv, env, cwd, umask, keys, written):

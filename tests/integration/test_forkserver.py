@@ -58,3 +58,140 @@ def test_services_started_through_the_fork_server_survive_it(sandbox):
         assert sb.rc(svc, "stop").returncode == 0
     assert sb.pids_of("sleep 1000") == []
     server.kill()
+
+
+# -- the daemon cannot tell whether the server forked its supervisor ----------------
+
+CTX_SCRIPT = """#!/sbin/openrc-run
+supervisor=supervise-daemon
+command=/bin/sleep
+command_args=1000
+"""
+# What the service itself sets (OpenRC 0.45 hands nice, I/O and OOM values
+# to supervise-daemon through these variables) ...
+CONF_SETS = ('rc_ulimit="-n 4321"\n'
+             'export SSD_NICELEVEL=5 SSD_OOM_SCORE_ADJ=123 SSD_IONICELEVEL=2:3\n')
+# ... or only rc_ulimit, the rest comes from whoever ran rc-service.
+CONF_INHERITS = 'rc_ulimit="-n 4321"\n'
+# The caller's own context, which a supervisor forked by --start inherits.
+CALLER = ("exec nice -n 7 ionice -c 2 -n 6 taskset -c 0 sh -c "
+          "'echo 200 > /proc/self/oom_score_adj; umask 027; cd /tmp; exec rc-service %s start'")
+
+STATUS_LINES = ("Uid", "Gid", "Groups", "Umask", "Cpus_allowed", "Cpus_allowed_list",
+                "Mems_allowed_list", "NoNewPrivs", "Seccomp", "CapInh", "CapPrm", "CapEff",
+                "CapBnd", "CapAmb", "SigIgn", "SigBlk")
+
+
+def snapshot(sb, pid):
+    """What the process can see of itself that a fork inherits."""
+    def cat(name):
+        r = sb.run("cat", "/proc/%d/%s" % (pid, name))
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+    status = dict(line.split(":", 1) for line in cat("status").splitlines())
+    stat = cat("stat").rsplit(")", 1)[1].split()
+    links = sb.run("sh", "-c", "cd /proc/%d && readlink cwd root ns/*" % pid).stdout
+    return {
+        "limits": cat("limits"),
+        "cgroup": cat("cgroup"),
+        "status": {k: status.get(k, "").strip() for k in STATUS_LINES},
+        "oom_score_adj": cat("oom_score_adj").strip(),
+        "nice": stat[16], "rt_priority": stat[37], "policy": stat[38],   # fields 19, 40, 41
+        "ionice": sb.run("ionice", "-p", str(pid)).stdout.strip(),
+        "loginuid": cat("loginuid"),
+        "environ": sorted(cat("environ").split("\0")),
+        "links": links,
+    }
+
+
+def mount_cgroups(sb, name):
+    """The sandbox hides the host's cgroups; give OpenRC 0.45 a cgroup2
+    (hybrid mode: /sys/fs/cgroup/unified) and a v1 hierarchy of its own
+    (/sys/fs/cgroup/openrc) to put the service in.  False where the kernel
+    or our privileges do not allow it."""
+    r = sb.run("sh", "-c", "mkdir -p /sys/fs/cgroup/unified /sys/fs/cgroup/openrc"
+               " && mount -t cgroup2 none /sys/fs/cgroup/unified"
+               " && mount -t cgroup -o none,name=%s cgroup /sys/fs/cgroup/openrc" % name)
+    return r.returncode == 0
+
+
+def remove_cgroups(sb, svc):
+    # The cgroup2 tree is the host's: leave no /SVC behind.  OpenRC removes
+    # it at stop once empty; the v1 one it leaves.
+    for d in ("/sys/fs/cgroup/unified/" + svc, "/sys/fs/cgroup/openrc/" + svc):
+        if sb.exists(d):
+            wait_for(lambda: sb.run("rmdir", d).returncode == 0 or not sb.exists(d), 10,
+                     what="empty cgroup %s" % d)
+
+
+def start_and_look(sb, svc, caller=None):
+    cmd = (caller or CALLER) % svc
+    r = sb.run("sh", "-c", cmd)
+    assert r.returncode == 0, r.stdout + r.stderr
+    sup = supervisor_pid(sb, svc)
+    daemon = int(sb.value(svc, "child_pid"))
+    seen = {"daemon": snapshot(sb, daemon), "supervisor": snapshot(sb, sup),
+            "forked_by_server": comm(sb, sup) == "sv-" + svc}
+    assert sb.rc(svc, "stop").returncode == 0
+    wait_for(lambda: not sb.alive(sup), 10, what="supervisor exit")
+    return seen
+
+
+def start_server(sb):
+    server = sb.spawn(our_script("openrc-sv-forkserver"), "--socket", SOCK)
+    wait_for(lambda: sb.exists(SOCK), 10, what="fork server socket")
+    return server
+
+
+@pytest.mark.parametrize("conf", [CONF_SETS, CONF_INHERITS], ids=["service-sets", "caller-sets"])
+def test_the_daemon_cannot_tell_the_server_forked_its_supervisor(sandbox, conf):
+    sb = sandbox("ours")
+    import os
+    svc = "fsctx%d%s" % (os.getpid(), "s" if conf is CONF_SETS else "c")
+    cgroups = mount_cgroups(sb, "osvt%d" % os.getpid())
+    sb.install_script(svc, CTX_SCRIPT, conf)
+    try:
+        alone = start_and_look(sb, svc)
+        start_server(sb)
+        served = start_and_look(sb, svc)
+    finally:
+        if cgroups:
+            remove_cgroups(sb, svc)
+    assert not alone["forked_by_server"] and served["forked_by_server"]
+    # Not vacuous: the context is not the server's.
+    d = served["daemon"]
+    assert "Max open files            4321                 4321" in d["limits"]
+    assert d["status"]["Cpus_allowed_list"] == "0"
+    if conf is CONF_SETS:
+        assert (d["nice"], d["oom_score_adj"], d["ionice"]) == ("5", "123", "best-effort: prio 3")
+    else:
+        assert (d["nice"], d["oom_score_adj"], d["ionice"]) == ("7", "200", "best-effort: prio 6")
+    if cgroups:
+        assert "0::/%s\n" % svc in d["cgroup"] and ":name=osvt%d:/%s\n" % (os.getpid(), svc) in d["cgroup"]
+        assert served["supervisor"]["cgroup"] == d["cgroup"]   # rc_cgroup_cleanup reaches it too
+    for who in ("daemon", "supervisor"):
+        for key in alone[who]:
+            # /proc/PID/environ is the environment at exec, which a forked
+            # supervisor never did; its os.environ, and so its daemon's, match.
+            if (who, key) != ("supervisor", "environ"):
+                assert served[who][key] == alone[who][key], (who, key)
+
+
+@pytest.mark.parametrize("wrapper", [["setpriv", "--no-new-privs"], ["unshare", "--uts"]],
+                         ids=["no-new-privs", "uts-namespace"])
+def test_the_client_does_not_use_a_server_that_cannot_match(sandbox, wrapper):
+    """A fork cannot carry no_new_privs (or a seccomp filter, an LSM label)
+    or another namespace over: --start forks the supervisor itself."""
+    sb = sandbox("ours")
+    svc = "fsref"
+    sb.install_script(svc, CTX_SCRIPT, CONF_INHERITS)
+    caller = CALLER.replace("exec rc-service", "exec %s rc-service" % " ".join(wrapper))
+    alone = start_and_look(sb, svc, caller)
+    start_server(sb)
+    served = start_and_look(sb, svc, caller)
+    assert not alone["forked_by_server"] and not served["forked_by_server"]
+    if wrapper[0] == "setpriv":
+        assert served["daemon"]["status"]["NoNewPrivs"] == "1"
+    for key in alone["daemon"]:
+        if key != "links" or wrapper[0] == "setpriv":    # a new uts namespace each time
+            assert served["daemon"][key] == alone["daemon"][key], key

@@ -1,0 +1,293 @@
+"""What a supervisor forked by the fork server takes on from the process
+that asked for it, so that neither it nor its daemon can tell that it was
+not forked by `supervise-daemon --start` itself.
+
+openrc-run prepares its own process before it calls supervise-daemon: it
+applies rc_ulimit, moves itself into the service's cgroup, and it runs with
+whatever nice, I/O priority, OOM score, CPU affinity and umask the caller
+of rc-service had.  A supervisor forked by `--start` inherits all of that;
+one forked by the server would inherit the server's.  So the server reads
+the requester's context and its forked supervisor applies it before it
+does anything else.
+
+Who says what.  The server reads everything the kernel can tell it about
+the requester from /proc/PID (the pid from SO_PEERCRED, whose uid must be
+the server's own): cgroups, rlimits (prlimit), nice, scheduling policy, I/O
+priority, OOM score, CPU affinity, umask, groups, gids, ignored signals,
+loginuid and the working directory (opened through /proc/PID/cwd, so it is
+the same directory even where its path is not reachable).  The pid is
+checked against its start time before and after the reading, so a pid
+recycled in between cannot lend us another process's context.  Only the
+environment (/proc/PID/environ is the one at exec, not the current one) and
+the request itself come from the client, and the requester is root (or,
+for a user's server, the user) who could run the supervisor itself anyway.
+
+What cannot be carried over by a fork: a seccomp filter, no_new_privs,
+capability sets, an LSM label, other namespaces, another uid.  For those
+the client does not use the server (why_not, checked by the client against
+the server's pid before it sends anything, and again by the server), and
+`--start` forks the supervisor itself, as without a server.
+"""
+
+import os
+
+# Lines of /proc/PID/status that must be equal for a fork to be faithful.
+_MUST_MATCH = ("Uid", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb",
+               "NoNewPrivs", "Seccomp", "Seccomp_filters")
+
+
+def _read(path, binary=False):
+    try:
+        with open(path, "rb" if binary else "r") as f:
+            return f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    except OSError as e:                   # EINVAL: attr/current with no LSM
+        return None if e.errno == 22 else e
+
+
+def status(pid):
+    """/proc/PID/status as {field: value}, or {} if the process is gone."""
+    text = _read("/proc/%d/status" % pid)
+    if not isinstance(text, str):
+        return {}
+    out = {}
+    for line in text.splitlines():
+        k, _, v = line.partition(":")
+        out[k] = v.strip()
+    return out
+
+
+def _namespaces(pid):
+    ns = {}
+    try:
+        names = os.listdir("/proc/%d/ns" % pid)
+    except OSError:
+        return None
+    for n in names:
+        try:
+            ns[n] = os.readlink("/proc/%d/ns/%s" % (pid, n))
+        except OSError:
+            return None
+    return ns
+
+
+def why_not(requester, server):
+    """None if a supervisor forked from `server` can be made the same as one
+    forked by `requester`; else the reason it cannot, in a few words."""
+    if requester <= 0 or server <= 0:
+        return "the other process is not in our pid namespace"
+    rs, ss = status(requester), status(server)
+    if not rs or not ss:
+        return "cannot read /proc/PID/status"
+    if rs.get("Seccomp", "0") != "0":
+        return "a seccomp filter (Seccomp %s)" % rs["Seccomp"]
+    if rs.get("NoNewPrivs", "0") != "0":
+        return "no_new_privs is set"
+    for k in _MUST_MATCH:
+        if rs.get(k) != ss.get(k):
+            return "%s differs (%s, server %s)" % (k, rs.get(k), ss.get(k))
+    rl = _read("/proc/%d/attr/current" % requester, True)
+    sl = _read("/proc/%d/attr/current" % server, True)
+    if isinstance(rl, OSError) or isinstance(sl, OSError) or rl != sl:
+        return "the LSM label differs"
+    rn, sn = _namespaces(requester), _namespaces(server)
+    if rn is None or sn is None:
+        return "cannot read /proc/PID/ns"
+    for n in sorted(set(rn) | set(sn)):
+        if rn.get(n) != sn.get(n):
+            return "another %s namespace" % n
+    return None
+
+
+# -- the server reads the requester's context -----------------------------------
+
+def _ioprio_syscall(get):
+    import platform
+    from .privs import _IOPRIO_SET
+    nr = _IOPRIO_SET.get(platform.machine())
+    # ioprio_get is ioprio_set + 1 on every architecture in the table.
+    return None if nr is None else nr + (1 if get else 0)
+
+
+def ioprio(pid):
+    """ioprio_get(IOPRIO_WHO_PROCESS, pid), or None where we cannot ask."""
+    nr = _ioprio_syscall(True)
+    if nr is None:
+        return None
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    v = libc.syscall(nr, 1, pid)
+    return None if v < 0 else v
+
+
+def _rlimits():
+    import resource
+    return sorted((n, getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_"))
+
+
+def _cgroups(pid):
+    """{hierarchy "ID:CONTROLLERS": path} from /proc/PID/cgroup."""
+    text = _read("/proc/%d/cgroup" % pid)
+    if not isinstance(text, str):
+        raise OSError("cannot read /proc/%d/cgroup" % pid)
+    out = {}
+    for line in text.splitlines():
+        hid, ctrl, path = line.split(":", 2)
+        out[hid + ":" + ctrl] = path
+    return out
+
+
+class Context:
+    """The requester's process context, read by the server; apply() in the
+    forked supervisor makes it its own."""
+
+    def __init__(self, pid, fallback_umask):
+        import resource
+        from . import procinfo
+        ident = procinfo.identity(pid)
+        if ident is None:
+            raise OSError("the requester is gone")
+        st = status(pid)
+        self.cgroups = _cgroups(pid)
+        self.rlimits = [(name, res, resource.prlimit(pid, res)) for name, res in _rlimits()]
+        self.nice = os.getpriority(os.PRIO_PROCESS, pid)
+        self.policy = os.sched_getscheduler(pid)
+        self.sched_priority = os.sched_getparam(pid).sched_priority
+        self.ioprio = ioprio(pid)
+        oom = _read("/proc/%d/oom_score_adj" % pid)
+        self.oom_score_adj = int(oom) if isinstance(oom, str) else None
+        self.affinity = os.sched_getaffinity(pid)
+        self.umask = int(st["Umask"], 8) if "Umask" in st else fallback_umask
+        self.gids = [int(g) for g in st["Gid"].split()[:3]]
+        self.groups = sorted(int(g) for g in st.get("Groups", "").split())
+        self.sigign = int(st.get("SigIgn", "0"), 16)
+        login = _read("/proc/%d/loginuid" % pid)
+        self.loginuid = login.strip() if isinstance(login, str) else None
+        self.cwd_fd = os.open("/proc/%d/cwd" % pid, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        # Everything above is the requester's only if it is still the same
+        # process: a pid recycled in between must not lend us its context.
+        if procinfo.identity(pid) != ident:
+            os.close(self.cwd_fd)
+            raise OSError("the requester is gone")
+
+    def close(self):
+        os.close(self.cwd_fd)
+
+    def apply(self):
+        """In the forked supervisor: become the requester's twin.  Raises
+        OSError naming the step that failed (the server then says no, and
+        the client forks the supervisor itself)."""
+        import resource
+        import signal
+        step = "cgroup"
+        try:
+            self._join_cgroups()            # first: cpuset bounds the affinity below
+            step = "groups"
+            if sorted(os.getgroups()) != self.groups:
+                os.setgroups(self.groups)
+            if list(os.getresgid()) != self.gids:
+                os.setresgid(*self.gids)
+            step = "rlimits"                # before nice: RLIMIT_NICE allows it
+            for name, res, value in self.rlimits:
+                if resource.getrlimit(res) != value:
+                    step = name
+                    resource.setrlimit(res, value)
+            step = "scheduling policy"
+            if (os.sched_getscheduler(0) != self.policy
+                    or os.sched_getparam(0).sched_priority != self.sched_priority):
+                os.sched_setscheduler(0, self.policy, os.sched_param(self.sched_priority))
+            step = "nice"
+            if os.getpriority(os.PRIO_PROCESS, 0) != self.nice:
+                os.setpriority(os.PRIO_PROCESS, 0, self.nice)
+            step = "ionice"
+            if self.ioprio is not None and ioprio(0) != self.ioprio:
+                from .privs import set_ionice
+                set_ionice(self.ioprio >> 13, self.ioprio & 0x1fff)
+            step = "oom_score_adj"
+            if self.oom_score_adj is not None:
+                _write_if_differs("/proc/self/oom_score_adj", str(self.oom_score_adj))
+            step = "affinity"
+            if os.sched_getaffinity(0) != self.affinity:
+                os.sched_setaffinity(0, self.affinity)
+            step = "loginuid"
+            if self.loginuid is not None:
+                _write_if_differs("/proc/self/loginuid", self.loginuid)
+            step = "signals"
+            for s in range(1, signal.NSIG):
+                if s in (signal.SIGKILL, signal.SIGSTOP):
+                    continue
+                want = bool(self.sigign & (1 << (s - 1)))
+                try:
+                    if want != (signal.getsignal(s) == signal.SIG_IGN):
+                        signal.signal(s, signal.SIG_IGN if want else signal.SIG_DFL)
+                except (OSError, ValueError):
+                    pass                    # signals the C library keeps for itself
+            step = "umask"
+            os.umask(self.umask)
+            step = "working directory"
+            os.fchdir(self.cwd_fd)
+            self.close()
+        except OSError as e:
+            raise OSError(e.errno, "%s: %s" % (step, e.strerror or e)) from None
+
+    def _join_cgroups(self):
+        mine = _cgroups(os.getpid())
+        mounts = None
+        for hier, path in self.cgroups.items():
+            if mine.get(hier) == path:
+                continue
+            if mounts is None:
+                mounts = _cgroup_mounts()
+            where = _cgroup_dir(mounts, hier, path)
+            if where is None:
+                raise OSError(2, "no mount of cgroup hierarchy %s for %s" % (hier, path))
+            fd = os.open(os.path.join(where, "cgroup.procs"),
+                         os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                os.write(fd, b"0")          # 0: the writing process
+            finally:
+                os.close(fd)
+
+
+def _write_if_differs(path, value):
+    cur = _read(path)
+    if isinstance(cur, str) and cur.strip() == value:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _cgroup_mounts():
+    """[(kind, options set, root within the hierarchy, mount point)] of the
+    cgroup file systems in this mount namespace."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            fields, tail = pre.split(), post.split()
+            if len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
+                continue
+            unescape = lambda s: s.replace("\\040", " ").replace("\\011", "\t") \
+                .replace("\\012", "\n").replace("\\134", "\\")           # noqa: E731
+            out.append((tail[0], set(tail[2].split(",")), unescape(fields[3]), unescape(fields[4])))
+    return out
+
+
+def _cgroup_dir(mounts, hier, path):
+    """The directory of cgroup `path` of hierarchy `hier` ("ID:CONTROLLERS"
+    as /proc/PID/cgroup names it), through a mount that shows it, or None."""
+    hid, ctrl = hier.split(":", 1)
+    for kind, opts, root, point in mounts:
+        if hid == "0" and ctrl == "":
+            if kind != "cgroup2":
+                continue
+        elif kind != "cgroup" or not set(ctrl.split(",")) <= opts:
+            continue
+        if root == "/" or path == root or path.startswith(root.rstrip("/") + "/"):
+            rel = path[len(root.rstrip("/")):] if root != "/" else path
+            return point + rel if rel not in ("", "/") else point
+    return None
