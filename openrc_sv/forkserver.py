@@ -16,8 +16,17 @@ dying, or the server dying, touches no other).  When no server is running,
 Protocol: a unix stream socket, root-only (0600, and the peer's uid is
 checked).  The client (forkserver_client) sends the report pipe's write end
 (SCM_RIGHTS) and one request (forkserver_wire: the supervise-daemon argv,
-the environment, cwd, umask and the paths/keys to clean up on failure);
-then it reads the usual report from its pipe.
+the environment and the paths/keys to clean up on failure); then it reads
+the usual report from its pipe.
+
+Nothing about the daemon may depend on whether the server forked its
+supervisor: the server reads the requester's process context (cgroups,
+rlimits, priorities, affinity, umask, directory ...) from /proc and the
+forked supervisor takes it on before it does anything (forkserver_context);
+where a fork cannot carry something over, the client does not ask.
+
+--merge-pages marks the server's memory for the kernel's same-page merging
+(forkserver_merge).
 """
 
 import os
@@ -103,7 +112,16 @@ def _set_name(name):
         pass
 
 
-def serve(path):
+def _say(line):
+    """A warning for the administrator: stderr (the init script's log) and syslog."""
+    import syslog
+    sys.stderr.write(" * openrc-sv-forkserver: %s\n" % line)
+    sys.stderr.flush()
+    syslog.openlog("openrc-sv-forkserver", syslog.LOG_PID, syslog.LOG_DAEMON)
+    syslog.syslog(syslog.LOG_WARNING, line)
+
+
+def serve(path, merge_pages=False):
     import gc
     import signal
     import socket
@@ -128,6 +146,10 @@ def serve(path):
     # Children are double-forked and reaped at once; no SIGCHLD handling.
     gc.collect()
     gc.freeze()
+    merging = False
+    if merge_pages:
+        from . import forkserver_merge
+        merging = forkserver_merge.enable(_say)
     try:
         while True:
             conn, _ = listener.accept()
@@ -137,6 +159,13 @@ def serve(path):
                 pass
             finally:
                 conn.close()
+            if merging:
+                # Serving may have mapped new arenas; mark them for the next
+                # supervisor, after this one has been answered.
+                try:
+                    forkserver_merge.mark_mergeable()
+                except OSError:
+                    pass
     finally:
         try:
             os.unlink(path)
@@ -255,16 +284,26 @@ def _refusal(pid, data):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     path = socket_path()
-    if argv[:1] == ["--socket"] and len(argv) > 1:
-        path = argv[1]
-    elif argv:
-        sys.stderr.write("usage: openrc-sv-forkserver [--socket PATH]\n")
-        return 2
+    merge_pages = False
+    args = list(argv)
+    while args:
+        a = args.pop(0)
+        if a == "--socket" and args:
+            path = args.pop(0)
+        elif a == "--socket":
+            sys.stderr.write(" * openrc-sv-forkserver: --socket needs a PATH\n")
+            return 2
+        elif a == "--merge-pages":
+            merge_pages = True
+        else:
+            sys.stderr.write(" * openrc-sv-forkserver: unknown option '%s'; usage: "
+                             "openrc-sv-forkserver [--socket PATH] [--merge-pages]\n" % a)
+            return 2
     if os.geteuid() != 0 and path == DEFAULT_SOCKET:
         sys.stderr.write(" * openrc-sv-forkserver: run it as root, or give --socket PATH\n")
         return 1
     try:
-        serve(path)
+        serve(path, merge_pages)
     except KeyboardInterrupt:
         pass
     except OSError as e:

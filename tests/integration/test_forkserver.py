@@ -41,6 +41,7 @@ def test_services_started_through_the_fork_server_survive_it(sandbox):
     for svc, pid in sups.items():
         assert comm(sb, pid) == "sv-" + svc                  # forked by the server...
         assert ppid(sb, pid) == 1                            # ...and adopted by init, like OpenRC's
+        assert merged_mappings(sb, pid) == []                # no page merging unless asked
 
     # Kill the server: the supervisors carry on and still respawn.
     server_pids = sb.pids_of("openrc-sv-forkserver --socket")
@@ -195,3 +196,56 @@ def test_the_client_does_not_use_a_server_that_cannot_match(sandbox, wrapper):
     for key in alone["daemon"]:
         if key != "links" or wrapper[0] == "setpriv":    # a new uts namespace each time
             assert served["daemon"][key] == alone["daemon"][key], key
+
+
+# -- --merge-pages ------------------------------------------------------------------
+
+def merged_mappings(sb, pid):
+    """Names of the mappings of pid that are marked for same-page merging
+    ("mg" in VmFlags of /proc/PID/smaps)."""
+    marked, name = [], None
+    for line in sb.run("cat", "/proc/%d/smaps" % pid).stdout.splitlines():
+        first = line.split(None, 1)[0]
+        if "-" in first and not first.endswith(":"):
+            parts = line.split(None, 5)
+            name = parts[5].strip() if len(parts) > 5 else "[anon]"
+        elif first == "VmFlags:" and "mg" in line.split()[1:]:
+            marked.append(name)
+    return marked
+
+
+def test_merge_pages_marks_the_supervisors_and_not_their_daemons(sandbox, tmp_path):
+    import os
+    if not os.path.exists("/sys/kernel/mm/ksm/run"):
+        pytest.skip("this kernel has no same-page merging (CONFIG_KSM): nothing to mark")
+    with open("/sys/kernel/mm/ksm/run") as f:
+        run_before = f.read()
+    sb = sandbox("ours")
+    log = str(tmp_path / "server.log")
+    sb.spawn(our_script("openrc-sv-forkserver"), "--socket", SOCK, "--merge-pages", log=log)
+    wait_for(lambda: sb.exists(SOCK), 10, what="fork server socket")
+    for svc in ("ma", "mb"):
+        sb.install_script(svc, SCRIPT)
+        assert sb.rc(svc, "start").returncode == 0
+        sup = supervisor_pid(sb, svc)
+        assert comm(sb, sup) == "sv-" + svc
+        marked = merged_mappings(sb, sup)
+        assert "[heap]" in marked and marked.count("[anon]") > 0, marked
+        # exec drops the marks: the daemon is not changed by the option
+        daemon = int(sb.value(svc, "child_pid"))
+        assert merged_mappings(sb, daemon) == []
+        # Where the kernel says (ksm_stat, 6.x), the same in its words.
+        if "ksm_mergeable:" in (sb.read("/proc/%d/ksm_stat" % sup) or ""):
+            assert "ksm_mergeable: yes" in sb.read("/proc/%d/ksm_stat" % sup)
+            assert "ksm_mergeable: no" in sb.read("/proc/%d/ksm_stat" % daemon)
+            assert "ksm_merge_any: yes" not in sb.read("/proc/%d/ksm_stat" % daemon)
+    with open("/sys/kernel/mm/ksm/run") as f:
+        assert f.read() == run_before                        # never switched on by us
+    with open(log) as f:
+        said = f.read()
+    if run_before.strip() != "1":
+        assert said.count("KSM is not running") == 1, said   # said once, then carried on
+    else:
+        assert said == ""
+    for svc in ("ma", "mb"):
+        assert sb.rc(svc, "stop").returncode == 0
