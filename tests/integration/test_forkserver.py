@@ -249,3 +249,29 @@ def test_merge_pages_marks_the_supervisors_and_not_their_daemons(sandbox, tmp_pa
         assert said == ""
     for svc in ("ma", "mb"):
         assert sb.rc(svc, "stop").returncode == 0
+
+
+def test_the_init_script_passes_merge_pages_from_conf_d(sandbox):
+    """init.d-helpers/openrc-sv-forkserver through real openrc-run:
+    forkserver_merge_pages=yes in conf.d reaches the server as --merge-pages."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "init.d-helpers", "openrc-sv-forkserver")) as f:
+        script = f.read()
+    sb = sandbox("ours")
+    sb.install_script("openrc-sv-forkserver", script,
+                      "forkserver_bin=%s\nforkserver_merge_pages=yes\n" % our_script("openrc-sv-forkserver"))
+    r = sb.rc("openrc-sv-forkserver", "--nodeps", "start")      # no localmount in a sandbox
+    assert r.returncode == 0, r.stdout + r.stderr
+    wait_for(lambda: sb.exists(SOCK), 10, what="fork server socket")
+    server = int(sb.value("openrc-sv-forkserver", "child_pid"))
+    argv = sb.read("/proc/%d/cmdline" % server).split("\0")
+    assert argv[-3:] == ["/run/openrc-sv/forkserver.sock", "--merge-pages", ""]
+    sb.install_script("mc", SCRIPT)
+    assert sb.rc("mc", "start").returncode == 0
+    sup = supervisor_pid(sb, "mc")
+    assert comm(sb, sup) == "sv-mc"
+    if os.path.exists("/sys/kernel/mm/ksm/run"):
+        assert "[heap]" in merged_mappings(sb, sup)
+    assert sb.rc("mc", "stop").returncode == 0
+    assert sb.rc("openrc-sv-forkserver", "--nodeps", "stop").returncode == 0
