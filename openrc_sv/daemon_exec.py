@@ -40,7 +40,7 @@ stderr, and the exit status is 111 (runit's "cannot run").
 import os
 import sys
 
-from . import child, sd_args, useropen
+from . import child, rcversion, sd_args, useropen
 from .errors import UserError
 from .rcstate import libexecdir, write_atomic
 
@@ -88,7 +88,11 @@ def parse(argv):
     for flag, _ in pairs:
         if flag not in PROCESS_OPTIONS:
             raise UserError("%s is a supervisor's option, not the daemon's" % flag)
-    opts = sd_args.parse([argv[0], "--start"] + argv[1:], {"RC_SVCNAME": argv[0]})
+    # Process options only: no respawn rule applies here, so none is chosen
+    # (choosing would read rc.conf and conf.d as root at every daemon start,
+    # and a pin only the shell can evaluate would stop the daemon).
+    opts = sd_args.parse([argv[0], "--start"] + argv[1:], {"RC_SVCNAME": argv[0]},
+                         rules=rcversion.rules(rcversion.LEGACY, "process options only"))
     return own, opts
 
 

@@ -42,16 +42,62 @@ def from_libexec(libexec):
         return None
 
 
-def from_openrc_command(environ=None):
-    import subprocess
+def from_openrc_command(environ=None, timeout=5.0):
+    """`openrc --version`, run with posix_spawn rather than subprocess:
+    this runs in --start, which forks into the long-running supervisor,
+    and that imports only built-ins.  Read for at most `timeout` seconds."""
+    import select
+    import time
     env = dict(os.environ if environ is None else environ)
     env.setdefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-    try:
-        out = subprocess.run(["openrc", "--version"], stdin=subprocess.DEVNULL,
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             env=env, timeout=5, check=False).stdout
-    except (OSError, subprocess.SubprocessError):
+    # Found on the PATH we were given (posix_spawnp would search our own).
+    for d in env["PATH"].split(":"):
+        exe = os.path.join(d or ".", "openrc")
+        if d.startswith("/") and os.path.isfile(exe) and os.access(exe, os.X_OK):
+            break
+    else:
         return None
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return None
+    try:
+        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+        try:
+            pid = os.posix_spawn(exe, ["openrc", "--version"], env, file_actions=[
+                (os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, w, 1),
+                (os.POSIX_SPAWN_DUP2, null, 2)])
+        finally:
+            os.close(null)
+    except OSError:
+        os.close(r)
+        return None
+    finally:
+        os.close(w)
+    out, deadline, done = b"", time.monotonic() + timeout, False
+    try:
+        while len(out) < 4096:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([r], [], [], left)[0]:
+                break
+            chunk = os.read(r, 4096)
+            if not chunk:
+                done = True
+                break
+            out += chunk
+    except OSError:
+        pass
+    finally:
+        os.close(r)
+        if not done:
+            try:
+                os.kill(pid, 9)
+            except OSError:
+                pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
     return parse(out.decode(errors="replace"))
 
 

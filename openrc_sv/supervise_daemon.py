@@ -324,14 +324,25 @@ def _say(msg):
 # -- signal ------------------------------------------------------------------
 
 def send_signal(opts):
+    import stat
+    from . import trust
     st = ServiceState(opts.svcname)
     path = st.fifo_path()
+    # The fifo is ours only in a service dir nobody else can change, and
+    # only if it is a FIFO of the caller's: a link or file planted there
+    # (e.g. in a user's $XDG_RUNTIME_DIR/openrc when root runs -U) would
+    # have root write "sig N" into whatever it names.
+    trust.require_service_dir(st.root)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as e:
         raise UserError("no supervisor is listening on %s (%s): is %s started?"
                         % (path, e.strerror, opts.svcname))
     try:
+        info = os.fstat(fd)
+        if not stat.S_ISFIFO(info.st_mode) or info.st_uid != os.geteuid():
+            raise UserError("%s is not the control fifo of a supervisor of yours: "
+                            "refusing to write to it" % path)
         os.write(fd, b"sig %d" % opts.signal)
     except OSError as e:
         raise UserError("error writing to control fifo %s: %s" % (path, e.strerror))

@@ -485,7 +485,7 @@ class Supervisor:
         os.environ["RC_SVCNAME"] = self.o.svcname
         signal.set_wakeup_fd(-1)
         from .launcher import argv as launcher_argv
-        argv = launcher_argv() + reexec_args(list(self.o.raw_argv))
+        argv = launcher_argv() + reexec_args(list(self.o.raw_argv), self.o.rules)
         try:
             os.execv(argv[0], argv)
         except OSError as e:
@@ -493,10 +493,14 @@ class Supervisor:
             self.install_signals()
 
 
-def reexec_args(args):
+def reexec_args(args, rules=None):
     """The original command line plus --reexec, as an option (before any
-    `--`), leaving the daemon's own arguments untouched."""
-    return args[:1] + ["--reexec"] + args[1:]
+    `--`), leaving the daemon's own arguments untouched; and --compat with
+    the rule set chosen at the start, so that a re-exec never chooses again
+    (an OpenRC upgraded or a pin edited since must not change the rules of
+    a running supervisor, nor a pin mistyped since stop it)."""
+    own = ["--reexec"] + (["--compat", rules.name] if rules is not None else [])
+    return args[:1] + own + args[1:]
 
 
 def describe_status(status):

@@ -226,6 +226,10 @@ def _respawn(m, service, v):
     else:
         env = {k: val for k, val in v.items() if k.startswith("RC_") or k == "PATH"}
         m.rules = rcversion.choose(service, env, pin="auto")
+    # Chosen once, here, for every backend: native's supervisor and monit's
+    # launcher get it as --compat and never choose again (a pin in rc.conf.d
+    # that the script overrode with `auto` would otherwise win there).
+    m.compat = m.rules.name
     r = m.rules
     lenient = r.sscanf_respawn
     m.respawn_period_ms = r.respawn_period_ms

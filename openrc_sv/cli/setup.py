@@ -24,6 +24,7 @@ also removes the shim, which only works with our supervise-daemon.
 import os
 import shlex
 import shutil
+import sys
 import sysconfig
 
 from .. import launcher, rcstate, rcversion, shellvars
@@ -77,10 +78,23 @@ def plugin_text(created_dir=None):
         i = [ln.rstrip("\n") for ln in lines].index(BIN_LINE)
     except ValueError:
         raise UserError("the packaged plugin %s lacks the line %r" % (shellvars.PLUGIN, BIN_LINE))
-    lines[i] = "_openrc_sv_bin=%s\n" % shlex.quote(openrc_sv_command())
+    lines[i] = "_openrc_sv_bin=%s\n" % shlex.quote(openrc_sv_command()) + lean_runner()
     if created_dir:
         lines.insert(1, "%s%s\n" % (CREATED_DIR, created_dir))
     return "".join(lines)
+
+
+def lean_runner(python=None, code=None):
+    """Plugin lines that run the same command as `python -I -S` (see
+    launcher.py): the console script pays for the whole `site` (with an
+    editable install's import hooks, some 20 ms) on every start, stop and
+    status.  The console script stays the fallback, for an interpreter that
+    has gone away since setup ran."""
+    python = shlex.quote(python or sys.executable)
+    code = shlex.quote(code or launcher.cli_code())
+    return ("# openrc-sv setup: the command above, started without `site` (openrc_sv/launcher.py)\n"
+            "_openrc_sv_lean() { %s -I -S -c %s \"$@\"; }\n"
+            "if [ -x %s ]; then _openrc_sv_bin=_openrc_sv_lean; fi\n" % (python, code, python))
 
 
 def _is_our_plugin(path):
@@ -182,6 +196,10 @@ def check_shim(libexecdir=None, root="/"):
     version, line, vfile = openrc_version(libexecdir, root)
     if version is None:
         asked = "" if root and root != "/" else ", and `openrc --version` did not answer"
+        if line is not None:
+            shown = line.strip().splitlines()[0][:60] if line.strip() else ""
+            raise UserError("--compat-shim: cannot tell which OpenRC this is (%s holds '%s', "
+                            "not an OpenRC version%s)" % (vfile, shown, asked))
         raise UserError("--compat-shim: cannot tell which OpenRC this is (no %s%s)"
                         % (vfile, asked))
     if version >= SHIM_BELOW:

@@ -36,8 +36,6 @@ def _sd(sb, *args, env=None):
 
 # -- 1. root's --signal in a user's service dir ------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="supervise_daemon.send_signal opens $svcdir/supervise-SVC.ctl "
-                   "without O_NOFOLLOW and without trust.require_service_dir")
 def test_root_signal_in_a_users_service_dir_writes_nothing_through_their_link(sandbox):
     """The issue's own example: root types `supervise-daemon X -U --signal
     HUP` for a user's service, with that user's XDG_RUNTIME_DIR (as `su`
@@ -60,8 +58,6 @@ def test_root_signal_in_a_users_service_dir_writes_nothing_through_their_link(sa
 
 # -- 2. a pin that goes bad after the start, then SIGHUP (re-exec) -----------------------
 
-@pytest.mark.xfail(strict=True, reason="a re-exec re-chooses the rule set from the conf files; "
-                   "a bad pin there makes the new image exit, orphaning the daemon")
 def test_a_bad_pin_written_after_the_start_does_not_kill_the_supervisor_at_reexec(sandbox):
     """SIGHUP re-executes the supervisor with its original command line,
     which is parsed again (sd_args.parse, mode reexec) and so re-reads
@@ -107,8 +103,6 @@ def _resumed(sb, pid):
 
 # -- 3. openrc-sv-exec (runit, monit) re-reads the pin and fails ------------------------
 
-@pytest.mark.xfail(strict=True, reason="openrc-sv-exec runs rcversion.choose (via sd_args.parse) "
-                   "and refuses a conf.d pin the shell evaluated fine")
 def test_openrc_sv_exec_does_not_refuse_a_pin_the_plugin_accepted(sandbox):
     """openrc-sv-exec (what runit's ./run and monit's start program exec)
     parses its process options with sd_args.parse(... --start ...), so it
@@ -136,8 +130,6 @@ def _exec_argv():
 
 # -- 4. the plugin's rule set and its native supervisor's disagree -------------------------
 
-@pytest.mark.xfail(strict=True, reason="the model passes no --compat for auto; native's "
-                   "supervise-daemon re-chooses from rc.conf.d and applies 0.62")
 def test_native_supervisor_applies_the_rule_set_the_plugin_chose(sandbox):
     """The man page: `auto` in an init script undoes an rc.conf pin for one
     service, and supervisor=openrc-sv sees the script's variables.  The

@@ -257,14 +257,15 @@ def test_render_prints_each_file_under_its_path_and_writes_nothing(world, monkey
 
 
 def test_render_native_shows_the_exact_command_line(world, monkeypatch, capsys):
-    path = script(world, "foo", "command=/bin/sleep\ncommand_args=\"1 'a b'\"\nrespawn_delay=3\n")
+    path = script(world, "foo", "command=/bin/sleep\ncommand_args=\"1 'a b'\"\nrespawn_delay=3\n"
+                  "supervise_daemon_compat=0.45\n")
     monkeypatch.setenv("RC_SVCNAME", "foo")
     monkeypatch.setenv("RC_SERVICE", path)
     assert run(monkeypatch, "render", "foo") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "# the native backend writes no files"
     assert out[1] == ("# start runs: RC_SVCNAME=foo supervise-daemon foo --start --respawn-delay 3sec "
-                      "--respawn-max 10 /bin/sleep -- 1 'a b'")
+                      "--respawn-max 10 --compat 0.45 /bin/sleep -- 1 'a b'")
 
 
 # -- setup ----------------------------------------------------------------------------------

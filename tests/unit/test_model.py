@@ -116,17 +116,21 @@ def test_a_pinned_rule_set_gives_its_defaults_and_is_passed_on():
     assert start_options(old)[-2:] == ["--compat", "0.45"]
 
 
-def test_without_a_pin_the_version_file_chooses_and_nothing_is_passed(tmp_path):
+def test_without_a_pin_the_version_file_chooses_and_the_choice_is_passed_on(tmp_path):
+    # Chosen once, by the model, for every backend: native's supervisor and
+    # monit's launcher get --compat and never choose again (a pin in
+    # rc.conf.d that the script's `auto` overrode would win there).
     from openrc_sv.backends.options import start_options
     (tmp_path / "version").write_text("0.63.3\n")
     v = dict(BASE, RC_LIBEXECDIR=str(tmp_path))
     del v["supervise_daemon_compat"]
     m = from_variables("foo", "/etc/init.d/foo", v, [], ())
-    assert m.compat is None and m.rules.name == "0.62" and m.respawn_period_ms == 12000
-    assert "--compat" not in start_options(m)
+    assert m.compat == "0.62" and m.rules.name == "0.62" and m.respawn_period_ms == 12000
+    opts = start_options(m)
+    assert opts[opts.index("--compat") + 1] == "0.62"
     (tmp_path / "version").write_text("0.56\n")
     m = from_variables("foo", "/etc/init.d/foo", dict(v, supervise_daemon_compat="auto"), [], ())
-    assert m.compat is None and m.rules.name == "0.45" and m.respawn_period_ms == 0
+    assert m.compat == "0.45" and m.rules.name == "0.45" and m.respawn_period_ms == 0
 
 
 def test_respawn_period_0_is_the_whole_lifetime():

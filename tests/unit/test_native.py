@@ -15,7 +15,8 @@ from openrc_sv.rcstate import ServiceState
 
 
 def model(args=(), **variables):
-    v = {"command": "/bin/sleep"}
+    # Pinned: the host's OpenRC must not change what is expected here.
+    v = {"command": "/bin/sleep", "supervise_daemon_compat": "0.45"}
     v.update(variables)
     return from_variables("foo", "/etc/init.d/foo", v, list(args), ())
 
@@ -36,11 +37,11 @@ def test_each_variable_becomes_the_option_supervise_daemon_sh_passes():
         "--pidfile": "/run/foo.pid", "--respawn-delay": "2sec", "--respawn-max": "4",
         "--respawn-period": "1min", "--healthcheck-delay": "5sec",
         "--healthcheck-timer": "30sec", "--healthcheck-timeout": "7sec",
-        "--user": "root", "--umask": "0027", "--notify": "fd:3"}
+        "--user": "root", "--umask": "0027", "--notify": "fd:3", "--compat": "0.45"}
 
 
 def test_unset_variables_add_no_option():
-    assert native.start_options(model()) == ["--respawn-max", "10"]
+    assert native.start_options(model()) == ["--respawn-max", "10", "--compat", "0.45"]
 
 
 def test_stopsig_alone_is_passed_as_a_retry_schedule():

@@ -23,9 +23,6 @@ print(" ".join(m for m in ("subprocess", "ctypes") if m in sys.modules))
 """
 
 
-@pytest.mark.xfail(strict=True, reason="rcversion.from_openrc_command imports subprocess "
-                   "in the --start process, which becomes the supervisor, whenever "
-                   "$RC_LIBEXECDIR/version is missing")
 def test_no_version_file_imports_nothing_heavy_into_the_supervisor(tmp_path):
     """An OpenRC whose $RC_LIBEXECDIR has no version file (a distribution
     that does not ship it, a layout found by hand): rcversion.choose falls
@@ -38,9 +35,6 @@ def test_no_version_file_imports_nothing_heavy_into_the_supervisor(tmp_path):
     assert out == []
 
 
-@pytest.mark.xfail(strict=True, reason="setup.check_shim says the version file is missing "
-                   "('no FILE') when it exists with a value it cannot read, and never "
-                   "shows the value")
 def test_compat_shim_names_a_garbage_version_file_and_its_value(tmp_path):
     """`openrc-sv setup --supervise-daemon --compat-shim --root DIR` with a
     $RC_LIBEXECDIR/version that holds no version: the one line must name
