@@ -90,6 +90,30 @@ def compiled_libexecdir(binaries=None):
     return None
 
 
+# Where librc's user mode finds init scripts after the user's own and
+# $XDG_CONFIG_DIRS' (append_user_path: the system paths with /user added).
+_SYSTEM_USER_DIRS = ("/etc/rc/user", "/etc/user", "/usr/local/rc/user", "/usr/local/user")
+
+
+def user_script_dirs(environ=None):
+    """The directories OpenRC's user mode takes init.d/ (and conf.d/) from,
+    first match wins, as librc's append_user_path orders them:
+    $XDG_CONFIG_HOME/rc (else ~/.config/rc), each $XDG_CONFIG_DIRS/rc (else
+    /etc/xdg/rc), then the system's .../user directories.  Never /etc: a
+    user's service is not the system service of the same name."""
+    env = os.environ if environ is None else environ
+    dirs = []
+    if env.get("XDG_CONFIG_HOME"):
+        dirs.append(os.path.join(env["XDG_CONFIG_HOME"], "rc"))
+    elif env.get("HOME"):
+        dirs.append(os.path.join(env["HOME"], ".config", "rc"))
+    xdg = [d for d in (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":") if d]
+    dirs += [os.path.join(d, "rc") for d in xdg]
+    dirs += list(_SYSTEM_USER_DIRS)
+    dirs.append(os.path.join(env.get("RC_LIBEXECDIR") or libexecdir(), "user"))
+    return dirs
+
+
 def libexecdir(environ=None):
     """Where OpenRC keeps its sh/, bin/ and sbin/ ($RC_LIBEXECDIR).
 
@@ -254,14 +278,21 @@ class ServiceState:
 
     # started/, failed/ ... ------------------------------------------------
     def init_script(self):
-        return os.environ.get("RC_SERVICE") or self._resolve()
+        """The service's script: RC_SERVICE when openrc-run runs us for
+        this service, else the one OpenRC marked it with, else the first
+        found where OpenRC looks (a user's own directories in user mode)."""
+        if os.environ.get("RC_SERVICE") and os.environ.get("RC_SVCNAME", self.name) == self.name:
+            return os.environ["RC_SERVICE"]
+        return self._resolve()
 
     def _resolve(self):
         for d in ("started", "starting", "stopping", "inactive", "failed"):
             p = self.path(d, self.name)
             if os.path.islink(p):
                 return os.readlink(p)
-        for base in ("/etc/init.d", "/usr/local/etc/init.d"):
+        bases = ([os.path.join(d, "init.d") for d in user_script_dirs()] if user_mode()
+                 else ["/etc/init.d", "/usr/local/etc/init.d"])
+        for base in bases:
             p = os.path.join(base, self.name)
             if os.path.exists(p):
                 return p

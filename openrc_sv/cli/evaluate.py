@@ -18,12 +18,7 @@ from .. import shellvars
 from ..backends import get as backend_class
 from ..backends.model import BACKEND_PREFIXES, ServiceModel, from_variables
 from ..errors import UserError
-from ..rcstate import ServiceState, svcdir, user_mode
-
-# Where librc's user mode finds init scripts after the user's own and
-# $XDG_CONFIG_DIRS' (append_user_path: the system paths with /user added).
-_SYSTEM_USER_DIRS = ("/etc/rc/user", "/etc/user", "/usr/local/rc/user", "/usr/local/user")
-
+from ..rcstate import ServiceState, svcdir, user_mode, user_script_dirs
 
 def evaluation(service, from_stdin=False):
     """The shell's evaluation of SERVICE: from the plugin on stdin, or fresh."""
@@ -42,43 +37,10 @@ def script_of(service):
     if os.environ.get("RC_SVCNAME") == service and os.environ.get("RC_SERVICE"):
         return os.environ["RC_SERVICE"]
     if user_mode():
-        return _user_script(service)
+        # Never /etc/init.d: a user's service is not the system's of that name.
+        st = ServiceState(service)
+        return st.init_script() or os.path.join(user_script_dirs()[0], "init.d", service)
     return ServiceState(service).init_script() or shellvars.script_path(service)
-
-
-def user_script_dirs(environ=None):
-    """The directories OpenRC's user mode takes init.d/ (and conf.d/) from,
-    first match wins, as librc's append_user_path orders them:
-    $XDG_CONFIG_HOME/rc (else ~/.config/rc), each $XDG_CONFIG_DIRS/rc (else
-    /etc/xdg/rc), then the system's .../user directories.  Never /etc: a
-    user's service is not the system service of the same name."""
-    env = os.environ if environ is None else environ
-    dirs = []
-    if env.get("XDG_CONFIG_HOME"):
-        dirs.append(os.path.join(env["XDG_CONFIG_HOME"], "rc"))
-    elif env.get("HOME"):
-        dirs.append(os.path.join(env["HOME"], ".config", "rc"))
-    xdg = [d for d in (env.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":") if d]
-    dirs += [os.path.join(d, "rc") for d in xdg]
-    dirs += list(_SYSTEM_USER_DIRS)
-    from ..rcstate import libexecdir
-    dirs.append(os.path.join(env.get("RC_LIBEXECDIR") or libexecdir(), "user"))
-    return dirs
-
-
-def _user_script(service):
-    """A user service's script: the one OpenRC marked it with in the user's
-    service dir, else the first in user_script_dirs()."""
-    st = ServiceState(service)
-    for state in ("started", "starting", "stopping", "inactive", "failed"):
-        link = st.path(state, service)
-        if os.path.islink(link):
-            return os.readlink(link)
-    candidates = [os.path.join(d, "init.d", service) for d in user_script_dirs()]
-    for path in candidates:
-        if os.path.exists(path):
-            return path
-    return candidates[0]
 
 
 def check_service_dir():

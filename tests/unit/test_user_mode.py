@@ -283,3 +283,23 @@ def test_a_server_socket_that_is_not_the_callers_is_never_used(env, tmp_path):
     env.setenv("OPENRC_SV_FORKSERVER", str(tmp_path / "plain"))
     (tmp_path / "plain").write_text("")          # not a socket at all
     assert forkserver_client.request(["x"], 1, [], []) is False
+
+
+def test_a_user_services_state_names_the_users_script_never_etc_init_d(env, tmp_path):
+    """ServiceState.init_script() (what a failed mark links to): in user
+    mode the user's own directories, even when /etc/init.d has the name."""
+    home = tmp_path / "home"
+    (home / ".config" / "rc" / "init.d").mkdir(parents=True)
+    mine = home / ".config" / "rc" / "init.d" / "cron"
+    mine.write_text("#!/sbin/openrc-run\n")
+    env.setenv("HOME", str(home))
+    for k in ("XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "RC_SERVICE", "RC_SVCNAME"):
+        env.delenv(k, raising=False)
+    env.setenv("RC_USER_SERVICES", "yes")
+    env.setenv("XDG_RUNTIME_DIR", str(tmp_path / "rt"))
+    assert rcstate.ServiceState("cron").init_script() == str(mine)
+    assert rcstate.ServiceState("nosuch").init_script() is None
+    # RC_SERVICE is openrc-run's for the service it runs, not for another.
+    env.setenv("RC_SVCNAME", "other")
+    env.setenv("RC_SERVICE", "/home/x/.config/rc/init.d/other")
+    assert rcstate.ServiceState("cron").init_script() == str(mine)
