@@ -8,23 +8,29 @@
     openrc-sv setup [--plugin] [--supervise-daemon [--compat-shim]] [--undo] [--libexecdir DIR] [--root DIR]
 
 The runscript plugin runs the first three inside openrc-run, so start-up
-time matters: each subcommand's module is imported only when it runs.
+time matters: each subcommand's module is imported only when it runs, and
+the plugin's own command lines (`VERB --model - SVC`, `status --quiet
+--model - SVC`) are read without argparse (_plugin_args), which costs more
+to import than they take to parse; anything else goes to argparse.
 Every error a user can fix is a UserError, caught here once and printed as
 one line (` * ERROR: SVC: ...`) with the exit code errors.py promises.
 """
 
-import argparse
 import sys
 
 from ..errors import EXIT_USAGE, UserError
 
 
-class _Parser(argparse.ArgumentParser):
-    # argparse exits with 2 on its own; keep its message in OpenRC's shape.
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        sys.stderr.write(" * ERROR: openrc-sv: %s\n" % message)
-        sys.exit(EXIT_USAGE)
+def _parser_class():
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        # argparse exits with 2 on its own; keep its message in OpenRC's shape.
+        def error(self, message):
+            self.print_usage(sys.stderr)
+            sys.stderr.write(" * ERROR: openrc-sv: %s\n" % message)
+            sys.exit(EXIT_USAGE)
+    return _Parser
 
 
 def _model_option(p):
@@ -34,6 +40,7 @@ def _model_option(p):
 
 
 def parser():
+    _Parser = _parser_class()
     p = _Parser(prog="openrc-sv", description="Supervise OpenRC services with native, "
                 "runit or monit backends.  See openrc-sv(8).")
     sub = p.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
@@ -83,6 +90,29 @@ def parser():
     return p
 
 
+class _Args:
+    """What argparse would have made of one of the plugin's command lines."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def _plugin_args(argv):
+    """The runscript plugin's command lines, exactly as it writes them, or
+    None for anything else.  A service name that looks like an option is
+    left to argparse, which refuses it as before."""
+    n = len(argv)
+    if n == 4 and argv[0] in ("start", "stop", "reload") and argv[1:3] == ["--model", "-"]:
+        svc = argv[3]
+        if svc and not svc.startswith("-"):
+            return _Args(verb=argv[0], service=svc, model="-")
+    elif n == 5 and argv[:4] == ["status", "--quiet", "--model", "-"]:
+        svc = argv[4]
+        if svc and not svc.startswith("-"):
+            return _Args(verb="status", services=[svc], json=False, quiet=True, model="-")
+    return None
+
+
 def _dispatch(a):
     if a.verb in ("start", "stop", "reload"):
         from . import control
@@ -118,7 +148,8 @@ def _service_of(a):
 
 
 def main(argv=None):
-    a = parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    a = _plugin_args(argv) or parser().parse_args(argv)
     try:
         return _dispatch(a)
     except UserError as e:
