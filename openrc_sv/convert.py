@@ -292,3 +292,71 @@ def env_assignment(what, value):
     if not sep or not name or not (name.replace("_", "a").isalnum() and not name[0].isdigit()):
         raise _bad(what, value, "expected NAME=VALUE")
     return name, str(value)[len(name) + 1:]
+
+
+def choice(what, value, choices):
+    """One word of a fixed set: respawn_on=failure."""
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise _bad(what, value, "expected %s" % " or ".join(
+            [", ".join(choices[:-1]), choices[-1]] if len(choices) > 2 else choices))
+    return text
+
+
+def exit_statuses(what, value):
+    """'78 SIGABRT 64-70, TERM' -> (frozenset of exit codes, frozenset of
+    signal numbers).  Exit codes and ranges of them from 0 to 255; signals
+    by name only (a number is an exit code: 15 is `exit 15`, never SIGTERM)."""
+    exits, sigs = set(), set()
+    words = str(value).replace(",", " ").split()
+    if not words:
+        raise _bad(what, value, "expected exit codes (0-255, or ranges such as 64-78) "
+                   "and signal names such as ABRT")
+    for word in words:
+        lo, dash, hi = word.partition("-")
+        if _digits(lo) and (not dash or _digits(hi)):
+            first, last = int(lo), int(hi) if dash else int(lo)
+            if not (0 <= first <= last <= 255):
+                raise _bad(what, value, "'%s': exit codes go from 0 to 255, a range from "
+                           "low to high" % word)
+            exits.update(range(first, last + 1))
+            continue
+        name = word.upper()
+        sig = _signal.NUMBERS.get(name if name.startswith("SIG") else "SIG" + name)
+        if sig is None:
+            raise _bad(what, value, "'%s' is neither an exit code (0-255, or a range such "
+                       "as 64-78) nor a signal name such as ABRT" % word)
+        sigs.add(sig)
+    return frozenset(exits), frozenset(sigs)
+
+
+def format_statuses(exits, sigs):
+    """The canonical spelling of exit_statuses' result: ranges, then names."""
+    out, codes = [], sorted(exits)
+    i = 0
+    while i < len(codes):
+        j = i
+        while j + 1 < len(codes) and codes[j + 1] == codes[j] + 1:
+            j += 1
+        out.append(str(codes[i]) if i == j else "%d-%d" % (codes[i], codes[j]))
+        i = j + 1
+    return " ".join(out + [signal_name(n) for n in sorted(sigs)])
+
+
+def factor(what, value):
+    """A growth factor above 1 and at most 100, with up to three decimals,
+    as thousandths: '2' -> 2000, '1.5' -> 1500."""
+    text = str(value).strip()
+    whole, dot, frac = text.partition(".")
+    if not _digits(whole) or (dot and not (frac and _digits(frac))) or len(frac) > 3:
+        raise _bad(what, value, "expected a number above 1, such as 2 or 1.5 "
+                   "(at most three decimals)")
+    n = int(whole) * 1000 + (int(frac.ljust(3, "0")) if frac else 0)
+    if not 1000 < n <= 100000:
+        raise _bad(what, value, "must be above 1 and at most 100")
+    return n
+
+
+def format_factor(n):
+    whole, frac = divmod(n, 1000)
+    return str(whole) if not frac else ("%d.%03d" % (whole, frac)).rstrip("0")

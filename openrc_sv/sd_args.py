@@ -29,13 +29,18 @@ LONG = [
     "pidfile=", "notify=", "notify-timeout=", "stop-group", "reexec",
     "start", "stop", "signal=", "verbose", "quiet", "nocolor", "help", "version",
     "user-mode", "compat=", "ready=",
+    "respawn-on=", "respawn-stop-status=", "respawn-delay-factor=", "respawn-reset-after=",
 ]
 # 0.45's supervise-daemon.sh passes --no_new_privs (sic); C getopt rejects it,
 # we accept it.  -U is OpenRC's user mode (0.60+, its common options spell
 # it --user); here --user keeps the argument the man page gives it, and the
 # long form of -U is --user-mode.  0.60-0.61's passes --ready, which 0.62
 # renamed --notify.  --compat is ours only (see rcversion.choose): the
-# plugin passes it when the script pins supervise_daemon_compat.
+# plugin passes it when the script pins supervise_daemon_compat.  So are
+# the restart policy's --respawn-on, --respawn-stop-status,
+# --respawn-delay-factor and --respawn-reset-after (see respawnpolicy):
+# the plugin passes them from conf.d, supervise-daemon.sh users through
+# supervise_daemon_args; OpenRC's binary refuses them.
 
 
 def gnu_getopt(args, short, longs):
@@ -109,6 +114,12 @@ class Options:
         self.respawn_delay_cap_ms = 0
         self.respawn_max = 10
         self.respawn_period_ms = 0        # 0: the whole lifetime
+        # The restart policy (ours; respawnpolicy.Settings.of reads these).
+        self.respawn_on = "always"
+        self.respawn_stop_exits = frozenset()
+        self.respawn_stop_signals = frozenset()
+        self.respawn_delay_factor = 0     # thousandths; 0: the linear step
+        self.respawn_reset_after_ms = 0   # 0: the window's count is the level
         # As given (None: not given), for options/SVC under 0.62's rules;
         # the _ms values are resolved with the rule set once all is read.
         self.respawn_delay_text = None
@@ -250,6 +261,9 @@ def _respawn(o, rules, given):
         o.respawn_delay_step_ms = rules.respawn_delay_step_ms
     if "--respawn-delay-cap" not in given:
         o.respawn_delay_cap_ms = rules.respawn_delay_cap_ms
+    from . import respawnpolicy
+    respawnpolicy.check(respawnpolicy.Settings.of(o), respawnpolicy.OPTION_NAMES,
+                        "--respawn-delay-step" in given)
 
 
 def _apply(o, flag, val):
@@ -267,6 +281,15 @@ def _apply(o, flag, val):
         o.respawn_delay_step_ms = convert.duration_ms(f, val)
     elif f == "--respawn-delay-cap":
         o.respawn_delay_cap_ms = convert.duration_ms(f, val)
+    elif f == "--respawn-on":
+        from .respawnpolicy import RESPAWN_ON
+        o.respawn_on = convert.choice(f, val, RESPAWN_ON)
+    elif f == "--respawn-stop-status":
+        o.respawn_stop_exits, o.respawn_stop_signals = convert.exit_statuses(f, val)
+    elif f == "--respawn-delay-factor":
+        o.respawn_delay_factor = convert.factor(f, val)
+    elif f == "--respawn-reset-after":
+        o.respawn_reset_after_ms = convert.duration_ms(f, val)
     elif f in ("-m", "--respawn-max"):
         o.respawn_max = convert.count(f, val)
     elif f in ("-R", "--retry"):

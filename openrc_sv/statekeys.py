@@ -7,15 +7,43 @@ and how `--stop` and a start that takes a supervisor back read them.
                         (see start_values and rcversion's rule sets)
     exec, argc, argv_N  the daemon's command line
     retry               the stop schedule as given (absent: the default)
+    respawn_on, respawn_stop_status, respawn_delay_factor, respawn_reset_after
+                        ours (respawnpolicy), only when not the default, so
+                        that options/SVC stays what OpenRC's binary writes
+                        for a script that does not use them
+    down_reason         cleared: why the service's last daemon was not
+                        respawned (DOWN_REASON, written when it stops for
+                        good) belongs to the run before this start
 
 The supervisor adds its own: supervisor_ident, child_pid, child_ident,
 start_time, start_count, restarts, last_exit, healthcheck.
 """
 
-from .convert import format_ms
+from .convert import format_factor, format_ms, format_statuses
 
 SUPERVISOR_KEYS = ("supervisor_ident", "child_pid", "child_ident", "start_time",
                    "start_count", "restarts", "last_exit", "healthcheck")
+
+# Why a service is down for good, in words ("stop status: exit 78",
+# "respawned more than 10 times within 12sec (last: exit 1)"): written by
+# whatever stops respawning it (respawnpolicy.Decision.reason), after the
+# service is marked stopped, which empties options/SVC.
+DOWN_REASON = "down_reason"
+
+
+def policy_values(o):
+    """The restart policy's keys, for what differs from the default."""
+    values = {}
+    if getattr(o, "respawn_on", "always") != "always":
+        values["respawn_on"] = o.respawn_on
+    if getattr(o, "respawn_stop_exits", None) or getattr(o, "respawn_stop_signals", None):
+        values["respawn_stop_status"] = format_statuses(o.respawn_stop_exits,
+                                                        o.respawn_stop_signals)
+    if getattr(o, "respawn_delay_factor", 0):
+        values["respawn_delay_factor"] = format_factor(o.respawn_delay_factor)
+    if getattr(o, "respawn_reset_after_ms", 0):
+        values["respawn_reset_after"] = format_ms(o.respawn_reset_after_ms)
+    return values
 
 
 def _seconds(ms):
@@ -51,6 +79,8 @@ def start_values(opts, pidfile):
     })
     if opts.retry_text:
         values["retry"] = opts.retry_text
+    values.update(policy_values(opts))
+    values[DOWN_REASON] = None
     for i, a in enumerate(opts.argv):
         values["argv_%d" % i] = a
     return values

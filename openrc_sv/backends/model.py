@@ -21,7 +21,9 @@ from ..errors import UserError
 KNOWN = (
     "command", "command_args", "command_args_foreground", "command_user",
     "command_background", "directory", "chroot", "umask", "pidfile", "retry", "stopsig",
-    "respawn_delay", "respawn_max", "respawn_period", "healthcheck_timer",
+    "respawn_delay", "respawn_max", "respawn_period", "respawn_delay_step",
+    "respawn_delay_cap", "respawn_delay_factor", "respawn_reset_after", "respawn_on",
+    "respawn_stop_status", "healthcheck_timer",
     "healthcheck_delay", "healthcheck_timeout", "output_log", "error_log",
     "output_logger", "error_logger", "input_file", "notify", "name", "description",
     "reload_signal", "sv_backend", "supervisor", "capabilities", "secbits",
@@ -60,6 +62,15 @@ class ServiceModel:
     respawn_period_text: Optional[str] = None
     respawn_delay_step_ms: int = 0
     respawn_delay_cap_ms: int = 30000
+    respawn_delay_step_text: Optional[str] = None
+    respawn_delay_cap_text: Optional[str] = None
+    # The restart policy (ours, see openrc_sv.respawnpolicy): the same
+    # attribute names as sd_args.Options, so Settings.of reads either.
+    respawn_on: str = "always"
+    respawn_stop_exits: frozenset = frozenset()
+    respawn_stop_signals: frozenset = frozenset()
+    respawn_delay_factor: int = 0        # thousandths; 0: the linear step
+    respawn_reset_after_ms: int = 0
     # Which OpenRC's supervise-daemon this service behaves like (see
     # openrc_sv.rcversion): the rule set, and the pin when the variables
     # name one (passed on as --compat, so that every backend applies the
@@ -246,6 +257,25 @@ def _respawn(m, service, v):
         # 0: the whole lifetime, as in OpenRC 0.62+ (before, C refused 0)
         m.respawn_period_ms = convert.duration_ms("respawn_period", v["respawn_period"],
                                                   c_leading_number=lenient)
+    # OpenRC's own --respawn-delay-step/-cap (0.62+), which its
+    # supervise-daemon.sh has no variable for; here they reach every backend.
+    for key in ("respawn_delay_step", "respawn_delay_cap"):
+        if _opt(v, key):
+            setattr(m, key + "_text", v[key])
+            setattr(m, key + "_ms", convert.duration_ms(key, v[key]))
+    from .. import respawnpolicy
+    if _opt(v, "respawn_on"):
+        m.respawn_on = convert.choice("respawn_on", v["respawn_on"], respawnpolicy.RESPAWN_ON)
+    if _opt(v, "respawn_stop_status"):
+        m.respawn_stop_exits, m.respawn_stop_signals = convert.exit_statuses(
+            "respawn_stop_status", v["respawn_stop_status"])
+    if _opt(v, "respawn_delay_factor"):
+        m.respawn_delay_factor = convert.factor("respawn_delay_factor", v["respawn_delay_factor"])
+    if _opt(v, "respawn_reset_after"):
+        m.respawn_reset_after_ms = convert.duration_ms("respawn_reset_after",
+                                                       v["respawn_reset_after"])
+    respawnpolicy.check(respawnpolicy.Settings.of(m), respawnpolicy.VARIABLE_NAMES,
+                        m.respawn_delay_step_text is not None)
 
 
 def resolve_command(model):

@@ -66,6 +66,18 @@ TABLE = [
     ("--respawn-delay", _given_ms("respawn_delay"), False),
     ("--respawn-max", _attr("respawn_max"), False),
     ("--respawn-period", _given_ms("respawn_period"), False),
+    ("--respawn-delay-step", _given_ms("respawn_delay_step"), False),
+    ("--respawn-delay-cap", _given_ms("respawn_delay_cap"), False),
+    # Ours only (respawnpolicy), given only when not the default, so that
+    # a script without them passes what supervise_start passes.
+    ("--respawn-on", lambda m: m.respawn_on if m.respawn_on != "always" else None, False),
+    ("--respawn-stop-status", lambda m: convert.format_statuses(
+        m.respawn_stop_exits, m.respawn_stop_signals)
+        if m.respawn_stop_exits or m.respawn_stop_signals else None, False),
+    ("--respawn-delay-factor", lambda m: convert.format_factor(m.respawn_delay_factor)
+        if m.respawn_delay_factor else None, False),
+    ("--respawn-reset-after", lambda m: convert.format_ms(m.respawn_reset_after_ms)
+        if m.respawn_reset_after_ms else None, False),
     ("--healthcheck-delay", _ms("healthcheck_delay_ms"), False),
     ("--healthcheck-timer", _ms("healthcheck_timer_ms"), False),
     ("--healthcheck-timeout", _ms("healthcheck_timeout_ms"), False),
@@ -93,7 +105,11 @@ VARIABLES = {
     "--stdout": "output_log", "--stderr": "error_log", "--stdout-logger": "output_logger",
     "--stderr-logger": "error_logger", "--pidfile": "pidfile",
     "--respawn-delay": "respawn_delay", "--respawn-max": "respawn_max",
-    "--respawn-period": "respawn_period", "--healthcheck-delay": "healthcheck_delay",
+    "--respawn-period": "respawn_period", "--respawn-delay-step": "respawn_delay_step",
+    "--respawn-delay-cap": "respawn_delay_cap", "--respawn-on": "respawn_on",
+    "--respawn-stop-status": "respawn_stop_status",
+    "--respawn-delay-factor": "respawn_delay_factor",
+    "--respawn-reset-after": "respawn_reset_after", "--healthcheck-delay": "healthcheck_delay",
     "--healthcheck-timer": "healthcheck_timer", "--healthcheck-timeout": "healthcheck_timeout",
     "--user": "command_user", "--umask": "umask", "--notify": "notify",
     "--capabilities": "capabilities", "--secbits": "secbits", "--no-new-privs": "no_new_privs",

@@ -41,8 +41,17 @@ what to signal: --pidfile (the user-visible pidfile= of the init script,
 often in a directory the daemon's user owns) is only written, and the
 pidfile monit watches is `pid` in the private state directory.
 
-State files (--state): ident, pid, starts (how many starts), deaths
-(monotonic times of respawns), last-error, gave-up, starting (the identity
+Respawns follow openrc_sv.respawnpolicy, as on every backend, except for
+what needs the daemon's exit status (respawn_on, respawn_stop_status,
+refused by render.py): monit restarts a daemon that exited long before,
+as a child of init, and its status is lost.  How long the daemon stayed up
+(respawn_reset_after) is measured up to the start monit asks for, so it
+may count up to one monit cycle too long.
+
+State files (--state): ident, pid, starts (how many starts), deaths (the
+respawn history: "FIRST COUNT TOTAL LEVEL SPAWNED", respawnpolicy.History
+and when the last daemon was spawned, in ms on the monotonic clock),
+last-error, gave-up, starting (the identity
 of a start waiting out respawn_delay), stopping (a stop is under way:
 start nothing), health (the last health result).
 """
@@ -52,9 +61,10 @@ import signal
 import sys
 import time
 
-from ... import child, convert, procinfo, sd_args, useropen
+from ... import child, convert, procinfo, respawnpolicy, sd_args, useropen
 from ...errors import UserError
 from ...rcstate import ServiceState, libexecdir, write_atomic
+from ...statekeys import DOWN_REASON
 
 PROG = "openrc-sv monit launcher"
 ACTIONS = ("start", "stop", "healthcheck")
@@ -99,7 +109,14 @@ def parse(argv):
     if not tail:
         raise UserError("no service name after --")
     sd = sd_args.parse([tail[0], "--start"] + tail[1:], {"RC_SVCNAME": tail[0]})
+    refuse(sd)
     return Launch(action, own, environ, sd)
+
+
+def refuse(sd):
+    """What this backend cannot carry (also said by render.py, for the
+    variables; this catches the options in supervise_daemon_args)."""
+    respawnpolicy.refuse_status_policy(respawnpolicy.Settings.of(sd), "monit")
 
 
 def _read_text(path):
@@ -188,16 +205,6 @@ def _setup(l):
     return child.Setup(l.sd, libexecdir())
 
 
-def _respawn_delay_ms(l, n):
-    """respawn_delay before the nth respawn, with supervise-daemon's linear
-    step and cap."""
-    o = l.sd
-    delay = o.respawn_delay_ms + (o.respawn_delay_step_ms or 0) * n
-    if o.respawn_delay_step_ms and o.respawn_delay_cap_ms and delay > o.respawn_delay_cap_ms:
-        delay = o.respawn_delay_cap_ms
-    return delay
-
-
 def _start_later(l, starts, delay_ms):
     """Wait out respawn_delay in a detached starter, so that monit (which
     blocks on its start program, and then waits for the pid it watches)
@@ -251,36 +258,53 @@ def end_starter(state):
     _unlink(os.path.join(state, "starting"))
 
 
-def _deaths_in_window(l):
-    """Record this respawn; return how many fall within respawn_period."""
-    now = time.monotonic()
-    times = []
-    for word in (_read_text(l.path("deaths")) or "").split():
-        try:
-            times.append(float(word))
-        except ValueError:
-            pass
-    times.append(now)
-    period = l.sd.respawn_period_ms
-    if period:
-        times = [t for t in times if now - t <= period / 1000.0]
-    write_atomic(l.path("deaths"), "".join("%.6f\n" % t for t in times), 0o600)
-    return len(times)
+def _now_ms():
+    return int(time.monotonic() * 1000)
 
 
-def _give_up(l, n):
+def _history(l):
+    """(respawnpolicy.History, when the last daemon was spawned or None)."""
+    words = (_read_text(l.path("deaths")) or "").split()
+    if len(words) == 5 and all(w.isdigit() for w in words):
+        n = [int(w) for w in words]
+        return respawnpolicy.History(*n[:4]), n[4]
+    return respawnpolicy.History(), None
+
+
+def _save_history(l, h, spawned):
+    write_atomic(l.path("deaths"), "%d %d %d %d %d\n" % (h.astuple() + (spawned or 0,)), 0o600)
+
+
+def _respawn(l):
+    """This start is a respawn: respawnpolicy's Decision, its history kept."""
+    h, spawned = _history(l)
+    now = _now_ms()
+    uptime = now - spawned if spawned else None
+    decision, h = respawnpolicy.decide(respawnpolicy.Settings.of(l.sd), h, now,
+                                       uptime_ms=uptime)
+    _save_history(l, h, spawned)
+    return decision
+
+
+def _give_up(l, decision):
     o = l.sd
-    within = convert.format_ms(o.respawn_period_ms) if o.respawn_period_ms else "its lifetime"
-    msg = "respawned \"%s\" too many times (%d in %s), giving up" % (o.exec, n, within)
+    msg = "respawned \"%s\" too many times, giving up: %s" % (o.exec, decision.reason)
     # What supervise-daemon leaves when it gives up: stopped, failed.
     # OpenRC's state first: `rc-service status` must never see a started
     # service whose backend already says failed.
     st = _rc(l)
     try:
         st.gave_up()
+        st.set(DOWN_REASON, decision.reason)
     except OSError:
         pass
     write_atomic(l.path("gave-up"), msg + "\n", 0o600)
+    try:
+        import syslog
+        syslog.openlog("openrc-sv", 0, syslog.LOG_DAEMON)
+        syslog.syslog(syslog.LOG_WARNING, "%s: %s" % (l.svc, decision.reason))
+    except OSError:
+        pass
     # monit stops watching (it would run us again every cycle).  Asked
     # from a detached child: monit answers its command line only once
     # this start program has returned.
@@ -330,12 +354,17 @@ def start(l):
         return 0
     starts = _read_int(l.path("starts")) or 0
     if starts:
-        n = _deaths_in_window(l)
-        if l.sd.respawn_max and n > l.sd.respawn_max:
-            raise UserError(_give_up(l, n))
-        delay = _respawn_delay_ms(l, n)
-        if delay:
-            return _start_later(l, starts, delay)
+        decision = _respawn(l)
+        if decision.over:
+            raise UserError(_give_up(l, decision))
+        if decision.delay_ms:
+            return _start_later(l, starts, decision.delay_ms)
+    else:
+        try:
+            # Why an earlier run of the service ended is history now.
+            _rc(l).set(DOWN_REASON, None)
+        except OSError:
+            pass
     _spawn(l, starts)
     return 0
 
@@ -362,6 +391,8 @@ def _spawn(l, starts):
         _unlink(l.path("pid"))
         _fail(l, error)
     write_atomic(l.path("starts"), "%d\n" % (starts + 1), 0o600)
+    h, _ = _history(l)
+    _save_history(l, h, _now_ms())     # for respawn_reset_after
     _unlink(l.path("last-error"))
     _unlink(l.path("starting"))
     _set_child_pid(l, pid)

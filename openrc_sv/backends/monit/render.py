@@ -30,7 +30,11 @@ cycle, `set daemon N`):
       start monit makes but the first is a respawn; the (respawn_max+1)th
       within respawn_period gives up (OpenRC's state becomes stopped and
       failed, and monit stops watching the service), the others first wait
-      respawn_delay.  monit's own restart limit is not used: it counts
+      respawn_delay (growing with respawn_delay_step or respawn_delay_factor,
+      back to the start after respawn_reset_after), all as
+      openrc_sv.respawnpolicy decides.  respawn_on and respawn_stop_status
+      are refused: the launcher never sees how the daemon ended (it runs
+      detached, a child of init).  monit's own restart limit is not used: it counts
       differently (starts asked for with `monit start` do not count, a
       start at load does) and leaves OpenRC's state alone.
   monit_start_timeout (ours, default 5sec)
@@ -139,6 +143,8 @@ def render_simple(model, s, cycle, environ=None):
     if model.notify:
         raise UserError("notify: not supported with sv_backend=monit (monit cannot "
                         "wait for a daemon's readiness); remove notify= or use sv_backend=native")
+    from ... import respawnpolicy
+    respawnpolicy.refuse_status_policy(respawnpolicy.Settings.of(model), "monit")
     control = control_path(s)
     ctx = {
         "service": model.service,

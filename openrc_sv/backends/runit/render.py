@@ -24,7 +24,8 @@ How OpenRC's variables map onto runit:
                      the timeouts are the backend's stop()
   stopgroup          the daemon leads its own session (openrc-sv-exec's
                      setsid), and control/t signals that group
-  respawn_*          ./finish (counts, gives up, waits)
+  respawn_*          ./finish (respawn_on, respawn_stop_status; counts,
+                     gives up, waits the delay), as respawnpolicy.py decides
   healthcheck()      ./check (for `sv check`), and with healthcheck_timer
                      the health/ service (healthwatch.py)
   output_log,        the files named, stdout and stderr apart, as on every
@@ -46,7 +47,8 @@ import signal
 import sys
 from dataclasses import dataclass
 
-from ...convert import format_ms, format_schedule
+from ... import respawnpolicy
+from ...convert import format_schedule
 from ...errors import UserError
 from .. import templating
 from ..base import RenderedFile
@@ -193,6 +195,13 @@ def watcher_argv(model, layout, tools):
     return argv
 
 
+def stop_words(model):
+    """respawn_stop_status as ./finish matches it: e78 for `exit 78`, s6
+    for SIGABRT (runsv gives finish -1 and the signal's number)."""
+    return " ".join(["e%d" % n for n in sorted(model.respawn_stop_exits)] +
+                    ["s%d" % n for n in sorted(model.respawn_stop_signals)])
+
+
 def needs_control_t(model):
     return model.stop_signal != signal.SIGTERM or model.stop_group
 
@@ -207,7 +216,6 @@ def render(model, layout, environ, tools):
         text = env.get_template(template).render(**common, **ctx)
         return RenderedFile(layout.path(rel), text, mode)
 
-    within = (" within %s" % format_ms(model.respawn_period_ms)) if model.respawn_period_ms else ""
     words = environment(environ)
     files = [
         file("run", "run", env_tool=tools.env, environment=words,
@@ -218,8 +226,12 @@ def render(model, layout, environ, tools):
              respawn_delay_step_ms=model.respawn_delay_step_ms or 0,
              respawn_delay_cap_ms=model.respawn_delay_cap_ms or 0,
              child_pid=child_pid_path(model, environ),
-             failed_message="respawned more than %d times%s" % (model.respawn_max, within),
-             give_up=giveup_argv(model, layout, environ, tools)),
+             options_dir=os.path.dirname(child_pid_path(model, environ)),
+             failed_message=respawnpolicy.give_up_reason(respawnpolicy.Settings.of(model)),
+             give_up=giveup_argv(model, layout, environ, tools),
+             health=has_watcher(model), respawn_on=model.respawn_on,
+             stop_words=stop_words(model), factor=model.respawn_delay_factor,
+             reset_after_ms=model.respawn_reset_after_ms),
     ]
     if model.has_healthcheck:
         files.append(file("check", "check"))
