@@ -204,15 +204,16 @@ def check(s, names, step_given):
     from .errors import UserError
     if not s.factor:
         return
+    head = "%s: '%s'" % (names["factor"], convert.format_factor(s.factor))
     if step_given:
-        raise UserError("%s: cannot be combined with %s (choose one way for the delay to "
-                        "grow: a factor or a step)" % (names["factor"], names["step"]))
+        raise UserError("%s cannot be combined with %s (choose one way for the delay to "
+                        "grow: a factor or a step)" % (head, names["step"]))
     if not s.delay_ms:
-        raise UserError("%s: needs %s above 0: the first delay, which the factor "
-                        "multiplies (such as 100ms)" % (names["factor"], names["delay"]))
+        raise UserError("%s needs %s above 0: the first delay, which the factor "
+                        "multiplies (such as 100ms)" % (head, names["delay"]))
     if not s.cap_ms:
-        raise UserError("%s: needs %s above 0: the longest delay (such as 1min)"
-                        % (names["factor"], names["cap"]))
+        raise UserError("%s needs %s above 0: the longest delay (such as 1min)"
+                        % (head, names["cap"]))
 
 
 # Backends that never learn how their daemon ended, and why.
@@ -224,11 +225,13 @@ def refuse_status_policy(s, backend):
     setting that needs the exit status, None when neither is set."""
     from .errors import UserError
     why = NO_EXIT_STATUS[backend]
-    for name, is_set in (("respawn_on", s.on != ALWAYS),
-                         ("respawn_stop_status", bool(s.stop_exits or s.stop_signals))):
+    for name, is_set, value in (
+            ("respawn_on", s.on != ALWAYS, s.on),
+            ("respawn_stop_status", bool(s.stop_exits or s.stop_signals),
+             convert.format_statuses(s.stop_exits, s.stop_signals))):
         if is_set:
-            raise UserError("%s: not supported with sv_backend=%s (%s); use sv_backend=native "
-                            "or runit" % (name, backend, why))
+            raise UserError("%s: '%s' is not supported with sv_backend=%s (%s); use "
+                            "sv_backend=native or runit" % (name, value, backend, why))
 
 
 VARIABLE_NAMES = {"delay": "respawn_delay", "step": "respawn_delay_step",

@@ -31,11 +31,22 @@ BACKENDS = ["native", "runit", "monit"]
 CASES = [
     ("respawn_delay", "\u00b2", None),
     ("respawn_delay", "9" * 5000, None),
-    ("respawn_delay", "1fortnight", None),
+    # Not "1fortnight": before 0.62 OpenRC reads its leading 1 (sscanf), and
+    # so do we; and respawn_period=0 is the whole lifetime (issue 9).
+    ("respawn_delay", "fortnight", None),
     ("respawn_max", "-1", None),
     ("respawn_max", "ten", None),
-    ("respawn_period", "0", None),
     ("respawn_period", "\u0663", None),
+    ("respawn_delay_step", "-1", None),
+    ("respawn_delay_cap", "forever", None),
+    ("respawn_on", "sometimes", None),
+    ("respawn_on", "failure", ("monit",)),          # monit never sees the exit status
+    ("respawn_stop_status", "78 NOSIG", None),
+    ("respawn_stop_status", "256", None),
+    ("respawn_stop_status", "78", ("monit",)),
+    ("respawn_delay_factor", "0.5", None),
+    ("respawn_delay_factor", "2", None),            # without respawn_delay to multiply
+    ("respawn_reset_after", "soon", None),
     ("healthcheck_timer", "0", None),
     ("healthcheck_delay", "soon", None),
     ("healthcheck_timeout", "-5", None),

@@ -184,14 +184,14 @@ def test_defaults_are_openrcs_per_rule_set():
      "--respawn-delay-factor: invalid value '1.2345' (expected a number above 1, such as 2 "
      "or 1.5 (at most three decimals))"),
     (["--respawn-delay-factor", "2"],
-     "--respawn-delay-factor: needs --respawn-delay above 0: the first delay, which the "
+     "--respawn-delay-factor: '2' needs --respawn-delay above 0: the first delay, which the "
      "factor multiplies (such as 100ms)"),
     (["--respawn-delay-factor", "2", "--respawn-delay", "1", "--respawn-delay-step", "1"],
-     "--respawn-delay-factor: cannot be combined with --respawn-delay-step (choose one way "
-     "for the delay to grow: a factor or a step)"),
+     "--respawn-delay-factor: '2' cannot be combined with --respawn-delay-step (choose one "
+     "way for the delay to grow: a factor or a step)"),
     (["--respawn-delay-factor", "2", "--respawn-delay", "1", "--respawn-delay-cap", "0"],
-     "--respawn-delay-factor: needs --respawn-delay-cap above 0: the longest delay (such as "
-     "1min)"),
+     "--respawn-delay-factor: '2' needs --respawn-delay-cap above 0: the longest delay "
+     "(such as 1min)"),
     (["--respawn-reset-after", "soon"],
      "--respawn-reset-after: invalid value 'soon' (expected a whole number of seconds, or a "
      "number followed by ms, sec, min or hour)"),
