@@ -7,14 +7,18 @@ init-script variables that select it, and anything to start before the
 services (a fork server, runsvdir, monit).
 """
 
+import glob
 import importlib
 import os
 import shutil
+import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 from sandbox import have_openrc, our_script, wait_for
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclass
@@ -31,7 +35,18 @@ class Column:
     slow: bool = False                   # starts take seconds: only in --full or when named
     max_services: int = 100000           # fleets beyond this are left out (n/a): too slow
     min_uptime: float = 0.0              # kill a daemon only once it is this old (runsv's 1 s rule)
+    group: str = "dropin"                # which targets apply: dropin, plugin, merge (targets.py)
+    merge: bool = False                  # memory is read once the kernel's page merging settles
+    other_pythons: bool = False          # also measured on the other interpreters (memory)
+    python: Optional[str] = None         # the interpreter of our code (None: the bench's own)
+    tree: Optional[str] = None           # the directory holding the openrc_sv package (None: this one)
+    metrics: Optional[tuple] = None      # only these measurements (None: all)
+    baseline: bool = False               # an older commit's (--baseline): its CLI ran with `site`
     missing_reason: Optional[str] = None # set by the run: why this column is n/a
+
+    @property
+    def prepare_name(self):
+        return getattr(self.prepare, "__name__", "") if self.prepare else ""
 
     def missing(self):
         try:
@@ -96,16 +111,53 @@ def _need_programs(*names):
 
 # -- preparation --------------------------------------------------------------------
 
-def _start_forkserver(world):
-    world.spawn(sys.executable, "-m", "openrc_sv.forkserver")
+def run_module(python, tree, module, *args):
+    """argv running module's main() with that interpreter and the package
+    from that tree first on sys.path, as a console script runs it (with
+    `site`)."""
+    return [python, "-c",
+            "import sys; sys.path.insert(0, %r); sys.argv[0] = %r; from %s import main; "
+            "sys.exit(main())" % (tree, module, module)] + list(args)
+
+
+def _start_forkserver(world, *options):
+    # As its init script starts it: the console script, with `site`.
+    world.spawn(*run_module(world.python, world.tree, "openrc_sv.forkserver", *options))
     wait_for(lambda: world.sb.exists("/run/openrc-sv/forkserver.sock"), 10,
              what="the fork server's socket")
 
 
+def _start_merging_forkserver(world):
+    _start_forkserver(world, "--merge-pages")
+
+
 def _install_plugin(world):
+    if world.column.tree:
+        return _install_plugin_from(world, world.column.tree)
     r = world.sb.run(our_script("openrc-sv"), "setup", "--plugin")
     if r.returncode != 0:
         raise RuntimeError("openrc-sv setup --plugin failed: %s%s" % (r.stdout, r.stderr))
+
+
+BASE_CLI = "/run/bench-base/openrc-sv"
+
+
+def _install_plugin_from(world, tree):
+    """The plugin of an exported tree (--at, --baseline): that tree's setup
+    writes its own plugin text; the console script it names is replaced
+    by one that runs that tree's command as a console script would (the
+    venv's interpreter with the whole `site`, the tree first on sys.path).
+    A tree whose plugin runs the command without `site` still does so."""
+    r = world.sb.run(*run_module(sys.executable, tree, "openrc_sv.cli", "setup", "--plugin"))
+    if r.returncode != 0:
+        raise RuntimeError("openrc-sv setup --plugin (baseline) failed: %s%s" % (r.stdout, r.stderr))
+    world.sb.write(BASE_CLI, "#!%s\nimport sys\nsys.path.insert(0, %r)\nfrom openrc_sv.cli import main\n"
+                   "sys.exit(main())\n" % (sys.executable, tree), 0o755)
+    conf = "/etc/rc.conf.d/openrc-sv.conf"
+    lines = world.sb.read(conf).splitlines(keepends=True)
+    lines = ["_openrc_sv_bin=%s\n" % BASE_CLI if ln.startswith("_openrc_sv_bin=") else ln
+             for ln in lines]
+    world.sb.write(conf, "".join(lines))
 
 
 def _plugin_runit(world):
@@ -141,7 +193,7 @@ def _plugin_monit(world):
 
 def _plugin(backend, prepare=_install_plugin, programs=(), **variables):
     return dict(
-        sandbox="ours",
+        sandbox="ours", group="plugin",
         script_vars=dict({"supervisor": "openrc-sv", "sv_backend": backend}, **variables),
         needs=_needs_all(_need_openrc, lambda: _need_script("openrc-sv"),
                          lambda: _need_module("openrc_sv.cli", "main"),
@@ -150,19 +202,55 @@ def _plugin(backend, prepare=_install_plugin, programs=(), **variables):
     )
 
 
+def _need_ksm():
+    try:
+        with open("/sys/kernel/mm/ksm/run") as f:
+            on = f.read().strip() == "1"
+    except OSError:
+        return "the kernel has no same-page merging (/sys/kernel/mm/ksm)"
+    if not on:
+        return ("KSM is off (/sys/kernel/mm/ksm/run is 0); the bench never switches it on: "
+                "echo 1 > /sys/kernel/mm/ksm/run to measure merging")
+    return None
+
+
+def _need_merge_option():
+    try:
+        with open(os.path.join(REPO, "openrc_sv", "forkserver.py")) as f:
+            if "--merge-pages" in f.read():
+                return None
+    except OSError:
+        pass
+    return "the fork server has no --merge-pages yet (issue 10 part 3)"
+
+
+def _not_yet(what):
+    return lambda: "not implemented yet: %s" % what
+
+
+LEAN = "the lean long-lived supervisor (issue 10 part 1)"
+
 COLUMNS = [
     Column("c", "C supervise-daemon", sandbox="c", ours=False,
            script_vars={"supervisor": "supervise-daemon"},
            expect_exe="supervise-daemon",
            needs=_needs_all(_need_openrc, _need_programs("/sbin/supervise-daemon"))),
-    Column("dropin", "drop-in", sandbox="ours",
+    Column("dropin", "drop-in", sandbox="ours", other_pythons=True,
            script_vars={"supervisor": "supervise-daemon"}, expect_exe="python",
            needs=_needs_all(_need_openrc, lambda: _need_script("supervise-daemon"))),
-    Column("dropin-fs", "drop-in+forkserver", sandbox="ours",
+    Column("dropin-fs", "drop-in+forkserver", sandbox="ours", other_pythons=True,
            script_vars={"supervisor": "supervise-daemon"}, expect_exe="python",
            needs=_needs_all(_need_openrc, lambda: _need_script("supervise-daemon"),
                             lambda: _need_module("openrc_sv.forkserver", "serve")),
            prepare=_start_forkserver),
+    Column("dropin-fs-merge", "forkserver+merging", sandbox="ours", group="merge", merge=True,
+           other_pythons=True, metrics=("fleet",),
+           script_vars={"supervisor": "supervise-daemon"}, expect_exe="python",
+           needs=_needs_all(_need_openrc, _need_merge_option, _need_ksm),
+           prepare=_start_merging_forkserver),
+    Column("lean", "lean", sandbox="ours", other_pythons=True, needs=_not_yet(LEAN)),
+    Column("lean-merge", "lean+merging", sandbox="ours", group="merge", merge=True,
+           other_pythons=True, needs=_not_yet(LEAN)),
     Column("native", "plugin:native", **_plugin("native")),
     # runsv waits a second before restarting a service that ran less than
     # one: the bench lets the daemon live that long before killing it.
@@ -175,6 +263,97 @@ COLUMNS = [
 ]
 
 REFERENCE = COLUMNS[0].key
+
+# Columns that --baseline REV adds: the same, run from REV's tree.
+BASELINE_OF = ("dropin", "native")
+
+
+def export(rev, flag):
+    """The package as of a commit, exported from git into a temporary
+    directory (git archive: the repository and its working tree are not
+    touched).  Returns (the directory, the commit's short name)."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="openrc-sv-bench-tree-")
+    os.chmod(d, 0o755)
+    git = subprocess.run(["git", "-C", REPO, "archive", "--format=tar", rev, "openrc_sv",
+                          "init.d-helpers"], capture_output=True)
+    if git.returncode != 0:
+        shutil.rmtree(d)
+        raise SystemExit("bench: %s %s: %s" % (flag, rev, git.stderr.decode(errors="replace").strip()))
+    subprocess.run(["tar", "-x", "-C", d], input=git.stdout, check=True)
+    short = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", rev], capture_output=True,
+                           text=True).stdout.strip() or rev
+    return d, short
+
+
+def at_commit(columns, tree):
+    """Our columns running the package from `tree` (--at) instead of the
+    working tree, which others may be editing while the bench runs."""
+    return [replace(c, tree=tree) if c.ours and c.sandbox == "ours" else c for c in columns]
+
+
+def baseline_columns(rev):
+    """Columns of ours from an older commit (--baseline).  Returns
+    (columns, the directory to remove afterwards)."""
+    d, short = export(rev, "--baseline")
+    out = []
+    for key in BASELINE_OF:
+        c = by_key(key)
+        out.append(replace(c, key=key + "@base", title="%s@%s" % (c.title, short), tree=d,
+                           other_pythons=False, max_services=50, baseline=True,
+                           metrics=("fleet", "startstop", "startup", "storm", "respawn")))
+    return out, d
+
+
+def interpreters(default=None):
+    """Newer CPython builds on this machine, [(python, "3.12.1")]: one per
+    minor version above the default's (what a distribution moves to next:
+    Alpine ships 3.12), the newest patch release of each.  Looked for as
+    pyenv builds ($PYENV_ROOT, ~/.pyenv, /opt/pyenv), /opt/python*, and
+    python3.N on the PATH (pyenv's shims resolve to the same builds)."""
+    default = default or sys.executable
+    pats = []
+    roots = [os.environ.get("PYENV_ROOT"), os.path.expanduser("~/.pyenv"), "/root/.pyenv", "/opt/pyenv"]
+    for r in filter(None, roots):
+        pats.append(os.path.join(r, "versions", "3.*", "bin", "python3"))
+    pats += ["/opt/python*/bin/python3", "/opt/python3*/bin/python3"]
+    found = glob.glob(pats[0]) if pats else []
+    for p in pats[1:]:
+        found += glob.glob(p)
+    for n in range(9, 20):
+        w = shutil.which("python3.%d" % n)
+        if w:
+            found.append(w)
+    mine = _minor(version(default) or "3.0")
+    best = {}
+    for p in sorted(set(found)):
+        if "/shims/" in p:
+            continue
+        v = version(p)
+        if not v or _minor(v) <= mine:
+            continue
+        if _minor(v) not in best or _release(v) > _release(best[_minor(v)][1]):
+            best[_minor(v)] = (os.path.realpath(p), v)
+    return [best[k] for k in sorted(best)]
+
+
+def _release(v):
+    return tuple(int(x) for x in v.split(".") if x.isdigit())
+
+
+def _minor(v):
+    return _release(v)[:2]
+
+
+def version(python):
+    try:
+        r = subprocess.run([python, "-I", "-S", "-c", "import platform; print(platform.python_version())"],
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    v = r.stdout.strip()
+    # A pyenv shim that names no installed version prints nothing.
+    return v if r.returncode == 0 and v and v[0].isdigit() else None
 
 
 def by_key(key):

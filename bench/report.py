@@ -1,6 +1,12 @@
 """The one table: every figure of ours as a ratio to OpenRC's C supervisor
 measured in the same run, median and [min-max] over the runs, beside the
-target and whether the median meets it.  Also the same data as JSON."""
+target.  Also the same data as JSON.
+
+A verdict needs the whole spread on one side of the target: PASS when
+every run meets it, FAIL when none does, "inconclusive" otherwise (and
+when some runs failed and the others pass).  A cell some runs failed to
+measure says how many did, like `n=2/3`: failed runs are never dropped
+silently."""
 
 import math
 
@@ -32,20 +38,38 @@ def _spread(s, unit="", suffix=""):
     return text
 
 
+def verdict(rule, ratios, values, complete):
+    """PASS, FAIL or inconclusive over every run's figure."""
+    if len(ratios) < len(values):
+        ratios = ratios + [None] * (len(values) - len(ratios))
+    met = [rule.judge(r, v) for r, v in zip(ratios, values)]
+    if met and all(met):
+        return "PASS" if complete else "inconclusive"
+    if met and not any(met):
+        return "FAIL"
+    return "inconclusive"
+
+
 def cell(fig, col, ref_key, runs):
     """{'text', 'value', 'ratio', 'verdict'} for one figure and column."""
-    vals, ratios, errors = [], [], []
+    vals, ratios, errors, pairs = [], [], [], []
+    tried = 0
     for run in runs:
         figs = run.get(col.key, {})
-        v = figs.get(fig.key)
+        key = fig.ref if (fig.ref and col.key == ref_key) else fig.key
+        v = figs.get(key)
+        if figs:
+            tried += 1
         if v is None:
             errors += [e for k, e in figs.items() if k.startswith("error:")]
             continue
         v *= fig.scale
         vals.append(v)
-        ref = run.get(ref_key, {}).get(fig.key)
-        if ref is not None:
-            ratios.append(stats.ratio(v, ref * fig.scale))
+        ref = run.get(ref_key, {}).get(fig.ref or fig.key)
+        r = stats.ratio(v, ref * fig.scale) if ref is not None else None
+        pairs.append((r, v))
+        if r is not None:
+            ratios.append(r)
     out = {"values": vals, "ratios": ratios, "errors": errors, "verdict": None}
     if not vals:
         out["text"] = "err" if errors else "n/a"
@@ -56,9 +80,12 @@ def cell(fig, col, ref_key, runs):
         out["text"] = _spread(value, fig.unit)
     else:
         out["text"] = _spread(ratio, suffix="x")
-    if fig.target is not None and col.ours:
-        ok = fig.target.judge(ratio[0] if ratio else None, value[0])
-        out["verdict"] = "PASS" if ok else "FAIL"
+    complete = len(vals) == len(runs)
+    if not complete:
+        out["text"] += " n=%d/%d" % (len(vals), len(runs))
+    rule = fig.target_for(col)
+    if rule is not None and col.ours:
+        out["verdict"] = verdict(rule, [r for r, _ in pairs], [v for _, v in pairs], complete)
         out["text"] += " " + out["verdict"]
     return out
 
@@ -70,13 +97,23 @@ def build(figures, columns, runs):
     for fig in figures:
         cells = {}
         for col in columns:
-            if col.kind not in fig.kinds or col.missing_reason:
+            if (col.kind not in fig.kinds or col.missing_reason
+                    or (fig.only is not None and col.key not in fig.only and col.key != ref)):
                 cells[col.key] = {"text": "n/a", "verdict": None}
             else:
                 cells[col.key] = cell(fig, col, ref, runs)
-        rows.append({"figure": fig, "cells": cells,
-                     "target": fig.target.text() if fig.target else ""})
+        rows.append({"figure": fig, "cells": cells, "target": target_text(fig)})
     return rows
+
+
+def target_text(fig):
+    if fig.target is None:
+        return ""
+    if not isinstance(fig.target, dict):
+        return fig.target.text()
+    parts = [fig.target["*"].text()] if "*" in fig.target else []
+    parts += ["%s: %s" % (g, r.text()) for g, r in fig.target.items() if g != "*"]
+    return "; ".join(parts)
 
 
 def render(rows, columns):

@@ -3,7 +3,8 @@
 
     tools/run bench [--full] [--repeat N] [--services 1,50,500] [--kills N]
                     [--idle-seconds S] [--json [FILE]] [--columns c,dropin,...]
-                    [--metrics fleet,startstop,...]
+                    [--metrics fleet,startstop,...] [--pythons auto|none|PATH,...]
+                    [--baseline REV]
 
 Runs the same init scripts, each in a fresh private namespace (the test
 sandbox, tests/sandbox.py), under every supervisor of bench/columns.py that
@@ -27,16 +28,17 @@ sys.path.insert(0, REPO)
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from bench import columns as C, report  # noqa: E402
-from bench.metrics import fleet, health, idle, respawn, startstop, storm  # noqa: E402
+from bench.metrics import fleet, health, idle, respawn, startstop, startup, storm  # noqa: E402
 
 # In the order of the table.
-METRICS = {"fleet": fleet, "startstop": startstop, "respawn": respawn,
+METRICS = {"fleet": fleet, "startstop": startstop, "startup": startup, "respawn": respawn,
            "storm": storm, "idle": idle, "health": health}
-ORDER = ["mem.", "start.", "stop.", "respawn.", "recover.", "storm.", "idle.", "idle_hc.", "health."]
+ORDER = ["mem.", "start.", "stop.", "startup.", "respawn.", "recover.", "storm.", "idle.", "idle_hc.",
+         "health."]
 
 QUICK = dict(repeat=3, services="1,50", kills=50, idle_seconds=10.0, storm_seconds=3.0,
              health_rounds=3, cycles=5)
-FULL = dict(repeat=3, services="1,50,500", kills=100, idle_seconds=60.0, storm_seconds=5.0,
+FULL = dict(repeat=3, services="1,50,500", kills=200, idle_seconds=60.0, storm_seconds=5.0,
             health_rounds=10, cycles=10)
 
 
@@ -47,7 +49,8 @@ def parse(argv):
     p.add_argument("--repeat", type=int, help="runs to take the median over (default 3)")
     p.add_argument("--services", help="service counts for memory, start/stop in a row and "
                    "kill-all recovery (quick 1,50; full 1,50,500)")
-    p.add_argument("--kills", type=int, help="kills per run for respawn latency (quick 50, full 100)")
+    p.add_argument("--kills", type=int, help="kills per run for respawn latency (quick 50, full 200; "
+                   "a p99 needs 200, fewer give the max)")
     p.add_argument("--idle-seconds", type=float, help="idle window (quick 10, full 60)")
     p.add_argument("--storm-seconds", type=float, help="crash storm window (quick 3, full 5)")
     p.add_argument("--health-rounds", type=int, help="failed health checks per run (quick 3, full 10)")
@@ -58,6 +61,15 @@ def parse(argv):
     p.add_argument("--columns", help="comma-separated column keys (default: all): "
                    + ",".join(c.key for c in C.COLUMNS))
     p.add_argument("--metrics", help="comma-separated measurements (default: all): " + ",".join(METRICS))
+    p.add_argument("--pythons", default="auto", metavar="auto|none|PATH,...",
+                   help="other interpreters to measure memory on, for 50 services and more "
+                   "(auto: pyenv builds and python3.N found on this machine)")
+    p.add_argument("--at", metavar="REV",
+                   help="run our columns from this git commit instead of the working tree "
+                   "(which others may be editing meanwhile)")
+    p.add_argument("--baseline", metavar="REV",
+                   help="also run drop-in and plugin:native from this git commit (before/after "
+                   "in one run)")
     p.add_argument("--json", nargs="?", const="", metavar="FILE",
                    help="also write the results as JSON (no FILE: bench/results/DATE.json)")
     a = p.parse_args(argv)
@@ -79,6 +91,9 @@ def parse(argv):
     if C.REFERENCE not in cfg.columns:
         p.error("--columns: must include %s, the reference every ratio is taken to" % C.REFERENCE)
     cfg.named_columns = bool(a.columns)
+    cfg.pythons_arg = a.pythons
+    cfg.baseline = a.baseline
+    cfg.at = a.at
     cfg.nofile = a.nofile
     cfg.json = a.json
     cfg.mode = "full" if a.full else "quick"
@@ -100,6 +115,21 @@ def interpreter():
                                     platform.python_version())
 
 
+def other_pythons(p, arg):
+    """[(path, version)] of the interpreters --pythons names."""
+    if arg == "none":
+        return []
+    if arg == "auto":
+        return C.interpreters()
+    out = []
+    for path in (x.strip() for x in arg.split(",") if x.strip()):
+        v = C.version(path)
+        if not v:
+            p.error("--pythons: %s does not run as a Python interpreter" % path)
+        out.append((path, v))
+    return out
+
+
 def limit_files(soft):
     """Give the sandboxes the usual soft limit on open files.  It matters:
     OpenRC's C supervisor marks every possible fd close-on-exec before it
@@ -115,7 +145,28 @@ def limit_files(soft):
 def main(argv=None):
     cfg = parse(sys.argv[1:] if argv is None else argv)
     cfg.nofile = limit_files(cfg.nofile)
+    cfg.python_version = platform.python_version()
+    cfg.pythons = other_pythons(argparse.ArgumentParser(prog="tools/run bench"), cfg.pythons_arg)
     cols = [c for c in C.COLUMNS if c.key in cfg.columns]
+    made = []
+    if cfg.at:
+        tree, cfg.at_short = C.export(cfg.at, "--at")
+        made.append(tree)
+        cols = C.at_commit(cols, tree)
+    if cfg.baseline:
+        base_cols, base_dir = C.baseline_columns(cfg.baseline)
+        made.append(base_dir)
+        cols += [c for c in base_cols if c.key.split("@")[0] in cfg.columns]
+    cfg.all_columns = cols
+    try:
+        return _main(cfg, cols)
+    finally:
+        import shutil
+        for d in made:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _main(cfg, cols):
     for c in cols:
         c.missing_reason = c.missing()
         if not c.missing_reason and c.slow and cfg.mode == "quick" and not cfg.named_columns:
@@ -125,7 +176,14 @@ def main(argv=None):
                          % (cols[0].title, cols[0].missing_reason))
         return 111
     live = [c for c in cols if not c.missing_reason]
-    print("interpreter: %s" % interpreter())
+    print("interpreter: %s (every row but those naming another)" % interpreter())
+    for path, ver in cfg.pythons:
+        print("interpreter: %s, Python %s (memory rows marked py%s: drop-in, fork server)"
+              % (path, ver, ver))
+    if cfg.at:
+        print("our code:    commit %s (%s), not the working tree" % (cfg.at_short, cfg.at))
+    if cfg.baseline:
+        print("baseline:    %s (columns @...: the same supervisors from that commit)" % cfg.baseline)
     print("machine:     %s, %d CPUs, kernel %s; open files limit %d"
           % (platform.machine(), os.cpu_count(), platform.release(), cfg.nofile))
     print("mode:        %s: %d runs; services %s; %d kills; idle %gs; storm %gs; %d health rounds; %d cycles"

@@ -21,10 +21,12 @@ import collections
 import os
 import select
 import shutil
+import sys
 import tempfile
 import time
 
 from bench import procs
+from openrc_sv import launcher
 from bench.scripts import PROGRAMS, runit_run
 from sandbox import Sandbox, wait_for
 
@@ -32,8 +34,11 @@ EVENTS = "/run/bench/events"
 
 
 class World:
-    def __init__(self, column):
+    def __init__(self, column, python=None):
         self.column = column
+        # Our code runs on this interpreter, from this tree (--baseline).
+        self.python = python or column.python or sys.executable
+        self.tree = column.tree or launcher.package_parent()
         self.tmp = None
         self.sb = None
         self.fd = None
@@ -47,6 +52,8 @@ class World:
         self.tmp = tempfile.TemporaryDirectory(prefix="openrc-sv-bench-")
         self.sb = Sandbox(self.tmp.name, supervisor=self.column.sandbox)
         try:
+            if self.column.sandbox == "ours":
+                self._stage_launcher()
             self.sb.start()
             self._install()
             if self.column.prepare:
@@ -70,6 +77,17 @@ class World:
                 p.wait()
         if self.tmp:
             self.tmp.cleanup()
+
+    def _stage_launcher(self):
+        """The supervise-daemon openrc-run finds: our launcher, for this
+        world's interpreter and tree.  The sandbox stages a copy of
+        $RC_LIBEXECDIR/sbin in tmp/rc-sbin and keeps a launcher found there."""
+        d = os.path.join(self.tmp.name, "rc-sbin")
+        os.makedirs(d, exist_ok=True)
+        path = os.path.join(d, "supervise-daemon")
+        with open(path, "w") as f:
+            f.write(launcher.script(python=self.python, parent=self.tree))
+        os.chmod(path, 0o755)
 
     def _install(self):
         for name, text in PROGRAMS.items():

@@ -30,7 +30,7 @@ def figures(cfg):
 
 
 def measure(columns, cfg):
-    return per_column(columns, lambda w: one(w, cfg.health_rounds))
+    return per_column(columns, lambda w: one(w, cfg.health_rounds), metric='health')
 
 
 def one(w, rounds):

@@ -15,7 +15,7 @@ a long window affordable.
 import time
 
 from bench import procs, scripts, targets
-from bench.metrics import Figure
+from bench.metrics import Figure, takes
 from bench.world import World
 
 SETTLE = 2.0
@@ -38,7 +38,7 @@ def measure(columns, cfg):
     out, worlds = {}, []
     try:
         for col in columns:
-            if col.kind not in ("rc", "runit"):
+            if col.kind not in ("rc", "runit") or not takes(col, "idle"):
                 continue
             try:
                 worlds.append((col, "idle", _start(col, health=False)))

@@ -20,7 +20,7 @@ def figures(cfg):
 
 
 def measure(columns, cfg):
-    return per_column(columns, lambda w: one(w, cfg.storm_seconds))
+    return per_column(columns, lambda w: one(w, cfg.storm_seconds), metric='storm')
 
 
 def one(w, seconds):
@@ -32,6 +32,13 @@ def one(w, seconds):
     time.sleep(seconds)
     n1, after = w.file_size("/run/bench/crashes"), procs.snapshot(sup, time.monotonic())
     secs, cpu, _ = procs.window(before, after)
+    if n1 == n0:
+        # Seen once with OpenRC's C supervisor on a loaded machine: no
+        # respawn over a whole window.  A failed run, not a rate of 0.
+        st = w.sb.run("rc-service", "storm", "status")
+        raise RuntimeError("%s: no respawn within %gs (%d before it); rc-service status: %s; "
+                           "supervision: %s" % (w.column.key, seconds, n0, st.stdout.strip(),
+                                                [p.cmdline for p in w.supervision()]))
     w.rc_each("stop", ["storm"])
     return {"storm.rate": (n1 - n0) / secs, "storm.cpu": cpu / secs,
             "storm.cpu_per": cpu / (n1 - n0) if n1 > n0 else None}
