@@ -10,6 +10,10 @@ runs the same command the same way, without blocking its loop:
     group is sent SIGKILL (a check must not leave children behind);
   * a check whose command openrc-run refuses (extra_commands hides
     `healthcheck`) is reported as hidden, never as a failure.
+
+Counts (the metrics' health-check runs and failures) are kept by the
+watcher in its state directory, one file per counter named as the keys
+of backends/base.py (health_runs, health_failures): see Counts.
 """
 
 import os
@@ -20,6 +24,13 @@ from .health import _HIDDEN_MARKERS
 
 # Results
 PASSED, FAILED, TIMED_OUT, HIDDEN = "passed", "failed", "timed out", "hidden"
+
+
+def _signal_name(num):
+    try:
+        return signal.Signals(num).name[3:]
+    except ValueError:
+        return str(num)
 
 
 def _kill_group(pgid):
@@ -53,5 +64,46 @@ def run(script, command, timeout_s, env=None):
     if any(m in out for m in _HIDDEN_MARKERS):
         return HIDDEN, "%s is not a command of %s (extra_commands)" % (command, script)
     tail = out.decode(errors="replace").strip().splitlines()[-1:] or [""]
-    how = "exit %d" % code if code > 0 else "signal %d" % -code
+    how = "exit %d" % code if code > 0 else "signal %s" % _signal_name(-code)
     return FAILED, "%s failed (%s)%s" % (command, how, (": " + tail[0][:200]) if tail[0] else "")
+
+
+class Counts:
+    """Health checks run to a result, and how many of them failed (timed
+    out included; a hidden check is no run), since the service started.
+    Kept in two small files in a root-only state directory (runit's
+    SVDIR/state, monit's state dir), so that a watcher that is restarted
+    goes on counting; each is replaced atomically."""
+
+    RUNS, FAILURES = "health_runs", "health_failures"   # base.HEALTH_*_KEY
+
+    def __init__(self, state_dir):
+        self.dir = state_dir
+        self.runs = self._read(self.RUNS)
+        self.failures = self._read(self.FAILURES)
+
+    def _read(self, name):
+        try:
+            with open(os.path.join(self.dir, name)) as f:
+                text = f.read().strip()
+        except OSError:
+            return 0
+        return int(text) if text.isdigit() else 0
+
+    def add(self, result):
+        """Count one result; returns self.  A write that fails (the service
+        is being removed) is not an error."""
+        if result == HIDDEN:
+            return self
+        self.runs += 1
+        names = [(self.RUNS, self.runs)]
+        if result != PASSED:
+            self.failures += 1
+            names.append((self.FAILURES, self.failures))
+        from .rcstate import write_atomic
+        for name, value in names:
+            try:
+                write_atomic(os.path.join(self.dir, name), "%d\n" % value, 0o644)
+            except OSError:
+                pass
+        return self

@@ -26,7 +26,8 @@ import time
 from .. import convert, procinfo
 from ..errors import UserError
 from ..rcstate import ServiceState
-from .base import Backend, Status
+from .base import (DOWN_REASON_KEY, HEALTH_FAILURES_KEY, HEALTH_RUNS_KEY, WATCHDOG_MISSES_KEY,
+                   Backend, Status)
 from .model import resolve_command
 from .options import in_variables, start_options
 
@@ -178,8 +179,19 @@ def state_status(service, backend="native"):
     restarts = _int(st.get("restarts"))
     if restarts is None:
         restarts = _int(st.get("start_count"))
-    health = st.get("healthcheck")
-    return Status(service=service, backend=backend, state=state, pid=child,
-                  supervisor_pid=sup, uptime=_uptime(st, child), restarts=restarts,
-                  last_exit=(st.get("last_exit") or "").strip() or None,
-                  health=health.strip() if health else None)
+    uptime = _uptime(st, child)
+    # Our supervisor writes "pending" when a daemon starts (until its
+    # first check); OpenRC's C one never does: the result for the daemon
+    # before stays until the next check, as it says.
+    health = (st.get("healthcheck") or "").strip() or None
+    s = Status(service=service, backend=backend, state=state, pid=child,
+               supervisor_pid=sup, uptime=uptime, restarts=restarts,
+               last_exit=st.get("last_exit"), health=health,
+               health_runs=_int(st.get(HEALTH_RUNS_KEY)),
+               health_failures=_int(st.get(HEALTH_FAILURES_KEY)),
+               watchdog_misses=_int(st.get(WATCHDOG_MISSES_KEY)))
+    if state in ("failed", "stopped", "crashed"):
+        # Written by whoever stopped respawning; a failed mark alone (a
+        # failed start, OpenRC's C supervisor) gives no reason.
+        s.set_down_reason(st.get(DOWN_REASON_KEY))
+    return s

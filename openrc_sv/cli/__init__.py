@@ -4,6 +4,7 @@
     openrc-sv signal SIG SVC [--model -]
     openrc-sv status [SVC...] [--json] [--quiet] [--model -]
     openrc-sv list [--json]
+    openrc-sv metrics [SVC...] [--textfile]
     openrc-sv render SVC [--backend NAME]
     openrc-sv setup [--plugin] [--supervise-daemon [--compat-shim]] [--undo] [--libexecdir DIR] [--root DIR]
 
@@ -68,6 +69,11 @@ def parser():
     s = sub.add_parser("list", help="list supervised services and their backends")
     s.add_argument("--json", action="store_true", help="print JSON")
 
+    s = sub.add_parser("metrics", help="print supervised services' metrics for Prometheus")
+    s.add_argument("services", metavar="SVC", nargs="*")
+    s.add_argument("--textfile", action="store_true",
+                   help="write them to openrc_sv_textfile_dir (node_exporter) instead")
+
     s = sub.add_parser("render", help="print the files a backend would write for SVC")
     s.add_argument("service", metavar="SVC")
     s.add_argument("--backend", metavar="NAME", help="this backend instead of sv_backend")
@@ -129,6 +135,9 @@ def _dispatch(a):
     if a.verb == "list":
         from . import report
         return report.listing(as_json=a.json)
+    if a.verb == "metrics":
+        from . import metrics
+        return metrics.metrics(a.services, textfile=a.textfile)
     if a.verb == "render":
         from . import render
         return render.render(a.service, a.backend)

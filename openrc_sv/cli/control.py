@@ -28,8 +28,20 @@ def start(service, from_stdin=False):
     ev = evaluate.evaluation(service, from_stdin)
     model = evaluate.model(service, ev)             # every value checked first
     backend = evaluate.backend_for(model)
-    backend.start()
-    ServiceState(service).set("sv_backend", backend.name)
+    # Recorded before the start, so that the supervisor's first word on
+    # the service (its metrics, see promfile) already names its backend;
+    # put back as it was if the start fails.
+    st = ServiceState(service)
+    before = st.get("sv_backend")
+    st.set("sv_backend", backend.name)
+    try:
+        backend.start()
+    except BaseException:
+        try:
+            st.set("sv_backend", before)
+        except OSError:
+            pass
+        raise
     return 0
 
 

@@ -153,6 +153,9 @@ def table(statuses):
     for s in statuses:
         if s.detail.get("error"):
             lines.append(" * %s: %s" % (s.service, s.detail["error"]))
+        elif s.down_reason and s.state != "started":
+            # Why it is down for good: given up, a stop status, the watchdog.
+            lines.append(" * %s: %s: %s" % (s.service, s.down_reason, s.down_detail))
     return "\n".join(lines)
 
 
@@ -160,8 +163,9 @@ def _json(statuses):
     out = []
     for s in statuses:
         d = s.as_dict()
-        if d.get("uptime") is not None:
-            d["uptime"] = round(d["uptime"], 3)
+        for k in ("uptime", "started_at"):
+            if d.get(k) is not None:
+                d[k] = round(d[k], 3)
         d["exit_code"] = s.exit_code
         out.append(d)
     return json.dumps(out, indent=2, sort_keys=True)

@@ -465,3 +465,50 @@ def test_fork_server_os_error_is_one_line(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(" * openrc-sv-forkserver:")
     assert "Traceback" not in err
+
+
+# -- metrics (issue 11 §4) -------------------------------------------------------------
+
+def test_metrics_prints_every_supervised_service_for_prometheus(world, monkeypatch, capsys):
+    for name in ("alpha", "beta"):
+        started_service(world, name)
+    monkeypatch.setattr(evaluate, "script_of", lambda s: str(world / "init.d" / s))
+    assert run(monkeypatch, "metrics") == 0
+    out = capsys.readouterr().out
+    assert out.count("# TYPE openrc_sv_up gauge\n") == 1
+    assert 'openrc_sv_up{service="alpha",backend="fake"} 1\n' in out
+    assert 'openrc_sv_restarts_total{service="beta",backend="fake"} 1\n' in out
+    # The fake backend records no health checks: no sample, not a 0.
+    assert "openrc_sv_health_checks_total" not in out
+    assert run(monkeypatch, "metrics", "beta") == 0
+    assert "alpha" not in capsys.readouterr().out
+
+
+def test_metrics_textfile_needs_the_setting(world, monkeypatch, capsys):
+    started_service(world, "alpha")
+    monkeypatch.setattr("openrc_sv.promfile.configured_dir", lambda etc="/etc": None)
+    assert run(monkeypatch, "metrics", "--textfile") != 0
+    err = one_error_line(capsys.readouterr().err)
+    assert "textfile" in err
+
+
+def test_status_says_why_a_service_is_down(world, monkeypatch, capsys):
+    started_service(world, "foo", mark=False)
+    FakeBackend.state = "failed"
+    real = FakeBackend.status
+
+    def status(self):
+        s = real(self)
+        s.pid = None
+        s.set_down_reason("stop status: exit 78")
+        s.last_exit = "signal 15"
+        return s
+    monkeypatch.setattr(FakeBackend, "status", status)
+    assert run(monkeypatch, "status", "foo") == 32
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[6] == "signal"            # LAST-EXIT "signal TERM"
+    assert " * foo: stop-status: stop status: exit 78" in out
+    assert run(monkeypatch, "status", "--json", "foo") == 32
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["down_reason"], row["down_detail"], row["last_exit"]) == (
+        "stop-status", "stop status: exit 78", "signal TERM")

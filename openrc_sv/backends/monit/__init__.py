@@ -49,7 +49,8 @@ import os
 import time
 
 from ...errors import UserError
-from ..base import Backend, Status
+from ..base import (DOWN_REASON_KEY, HEALTH_FAILURES_KEY, HEALTH_RUNS_KEY, WATCHDOG_MISSES_KEY,
+                    Backend, Status, health_of)
 from . import settings as settings_mod
 from .ctl import Monit
 from .launch import _read_int, _read_text, _unlink
@@ -204,13 +205,37 @@ class MonitBackend(Backend):
             starts = _read_int(self._state("starts"))
             st.restarts = max(0, starts - 1) if starts else 0
             gave_up = _read_text(self._state("gave-up"))
-            if gave_up and not st.pid:
-                st.state = "failed"
-                st.detail["monit"] = gave_up.strip()
+            down = _read_text(self._state(DOWN_REASON_KEY))
+            if (gave_up or down) and not st.pid:
+                st.set_down_reason(down or gave_up)
+                st.state = "failed" if st.failed else "stopped"
+                st.detail["monit"] = st.down_detail
+            # The launcher's counts (healthrun.Counts); None until it keeps them.
+            st.health_runs = _read_int(self._state(HEALTH_RUNS_KEY))
+            st.health_failures = _read_int(self._state(HEALTH_FAILURES_KEY))
+            st.watchdog_misses = _read_int(self._state(WATCHDOG_MISSES_KEY))
         health = self._health_name()
         if health:
-            st.health = self._health(health)
+            st.health = self._recorded_health(st) or self._health(health)
         return st
+
+    # healthrun's results, as the launcher records them in state/health
+    _RESULTS = {"passed": "ok", "failed": "failing", "timed out": "failing", "hidden": "hidden"}
+
+    def _recorded_health(self, st):
+        """The current daemon's health from the launcher's last result:
+        pending until its first check (a result older than the daemon is
+        its predecessor's).  None when it cannot be read (not root)."""
+        path = self._state("health")
+        try:
+            with open(path) as f:
+                result = self._RESULTS.get(f.read().strip(), "unknown")
+            checked_at = os.stat(path).st_mtime
+        except FileNotFoundError:
+            result, checked_at = None, None
+        except OSError:
+            return None
+        return health_of(result, checked_at, st.started_at)
 
     def signal(self, signum):
         # simple: the daemon we started (pid and start time), never a pid

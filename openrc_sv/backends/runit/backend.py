@@ -390,25 +390,26 @@ class RunitBackend(Backend):
 
     # status ------------------------------------------------------------------
     def status(self):
+        from .facts import Facts
         lay = self.layout
         s = Status(service=self.model.service, backend=self.name, state="stopped")
         if not os.path.isdir(lay.dir):
             return s
-        st = supervise.read_status(lay.dir)
-        failed = _read(os.path.join(lay.state, "failed"))
-        respawn = (_read(os.path.join(lay.state, "respawn")) or "").split()
-        s.restarts = int(respawn[2]) if len(respawn) == 3 and respawn[2].isdigit() else 0
-        s.last_exit = _read(os.path.join(lay.state, "last_exit"))
+        f = Facts(lay.dir)
+        st = f.status
+        s.restarts = f.restarts
+        s.last_exit = f.last_exit
         s.supervisor_pid = procscan.runsv_in(lay.dir)
         s.detail["service_dir"] = lay.dir
-        if os.path.isdir(lay.health_dir):
-            health = (_read(os.path.join(lay.state, "health")) or "unknown").split(None, 2)
-            s.health = health[0]
-            if len(health) == 3:
-                s.detail["health_detail"] = health[2]
-        if failed:
-            s.state = "failed"
-            s.detail["reason"] = failed
+        s.health = f.health_now()
+        s.health_runs, s.health_failures = f.health_runs, f.health_failures
+        s.watchdog_misses = f.watchdog_misses
+        if f.health_detail and f.has_watcher:
+            s.detail["health_detail"] = f.health_detail
+        if f.down_reason:
+            s.state = "failed" if f.failed else "stopped"
+            s.set_down_reason(f.down_reason)
+            s.detail["reason"] = s.down_detail
         elif s.supervisor_pid is None or st is None:
             orphan = st is not None and st.state == "run" and procscan.alive(st.pid)
             s.state = "unsupervised" if orphan else "crashed"

@@ -13,7 +13,8 @@ daemon's runsv still wants it up, so a status asked meanwhile says
 "starting", never "crashed".)  Then it unlinks the service and its health
 watcher from the scan directory, clears child_pid and tells both runsvs
 to go down and exit (runsv does, once ./finish has returned); ./finish
-then records state/failed.  A service OpenRC is
+then records state/failed.  With openrc_sv_textfile_dir set, the
+service's textfile then says failed (promfile).  A service OpenRC is
 starting or stopping is left to that start or stop.  The service directory
 stays, with state/failed saying why, until the next start or stop.
 
@@ -63,6 +64,22 @@ def give_up(svdir, service, script, svcdir):
     # runsvdir would start a new runsv for a link still there.
     unlink_ours(svdir, service)
     supervise.control(os.path.join(svdir, "health"), "dx")
+    publish(svdir, service)
+
+
+def publish(svdir, service):
+    """The textfile (promfile), as finish is about to leave it: down and
+    given up (./finish writes state/failed after we return)."""
+    from ... import promfile
+    from .facts import Facts
+    pub = promfile.Publisher.configured(service, "runit")
+    if pub is None:
+        return
+    values = Facts(svdir).metric_values()
+    values.update(up=0, failed=1, start_time=None, health=None)
+    pub.publish(values)
+    if pub.complaint:
+        sys.stderr.write("openrc-sv runit giveup: %s\n" % pub.complaint)
 
 
 def main(argv=None):

@@ -18,7 +18,13 @@ supervise-daemon restarts an unhealthy daemon) through stopper.run_blocking
 stop signal, which keeps the service wanted up), KILL through runsv (`k`),
 any other to the daemon (or with --stop-group its process group).  ./finish
 counts that restart as a respawn, as supervise-daemon does.  Each result
-goes to SVDIR/state/health: "ok|failing|hidden EPOCH DETAIL".
+goes to SVDIR/state/health: "ok|failing|hidden EPOCH DETAIL" (EPOCH: unix
+seconds with milliseconds, so that status can tell a result of the daemon
+before from one of the current daemon: facts.py), and is counted in
+SVDIR/state/health_runs and health_failures (healthrun.Counts).
+
+With openrc_sv_textfile_dir set (promfile), each result and each new
+daemon the watcher notices is published to node_exporter's textfile.
 
 A check openrc-run refuses (extra_commands without healthcheck) is
 recorded once as hidden, and the watcher takes itself down (`d` to its own
@@ -35,8 +41,8 @@ import signal
 import sys
 import time
 
-from ... import healthrun, procinfo, stopper
-from . import supervise
+from ... import healthrun, procinfo, promfile, stopper
+from . import facts, supervise
 
 IDLE_POLL = 0.25   # seconds between looks at a daemon that is not running
 
@@ -51,10 +57,25 @@ def record(opts, result, detail):
     tmp = os.path.join(state, "health.new")
     try:
         with open(tmp, "w") as f:
-            f.write("%s %d %s\n" % (result, int(time.time()), detail))
+            f.write("%s %.3f %s\n" % (result, time.time(), detail))
         os.rename(tmp, os.path.join(state, "health"))
     except OSError:
         pass   # the service is being removed
+
+
+class Metrics:
+    """The service's textfile, when the administrator asked for one."""
+
+    def __init__(self, opts):
+        self.opts = opts
+        self.pub = promfile.Publisher.configured(os.path.basename(opts.dir), "runit")
+
+    def publish(self):
+        if self.pub is None:
+            return
+        self.pub.publish(facts.Facts(self.opts.dir).metric_values())
+        if self.pub.complaint:
+            _say(self.opts, self.pub.complaint)
 
 
 def restart(opts, pid):
@@ -92,6 +113,8 @@ def running_daemon(opts):
 def watch(opts):
     armed_for = None     # the daemon the schedule below belongs to
     due = 0.0            # wall-clock time of the next check
+    counts = healthrun.Counts(os.path.join(opts.dir, "state"))
+    metrics = Metrics(opts)
     while os.path.isdir(opts.dir):
         current = running_daemon(opts)
         if current is None:
@@ -103,6 +126,7 @@ def watch(opts):
             # A new daemon: its first check comes --delay after its start.
             armed_for = pid
             due = started + opts.delay / 1000.0
+            metrics.publish()
         wait = due - time.time()
         if wait > 0:
             # Sleep in bounded steps, to notice a respawn or a stop.
@@ -111,17 +135,21 @@ def watch(opts):
         result, detail = healthrun.run(opts.script, "healthcheck", opts.timeout / 1000.0)
         if result == healthrun.HIDDEN:
             record(opts, "hidden", detail)
+            metrics.publish()
             _say(opts, "%s: health checks stop" % detail)
             # Down for good: runsv must not start us again to find the same.
             supervise.control(os.path.join(opts.dir, "health"), "d")
             return
         if running_daemon(opts) != current:
             continue    # it was restarted or stopped meanwhile: not its result
+        counts.add(result)
         if result == healthrun.PASSED:
             record(opts, "ok", detail)
+            metrics.publish()
             due = time.time() + opts.timer / 1000.0
             continue
         record(opts, "failing", detail)
+        metrics.publish()
         _say(opts, "%s: restarting daemon %d" % (detail, pid))
         if opts.unhealthy:
             healthrun.run(opts.script, "unhealthy", opts.timeout / 1000.0)
