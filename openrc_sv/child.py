@@ -60,10 +60,7 @@ class Setup:
 
     def needs_fork(self):
         """Anything posix_spawn cannot do for us."""
-        return bool(self.chroot or self.user or self.group is not None
-                    or self.nicelevel is not None or self.ionice is not None
-                    or self.oom_score_adj is not None or self.capabilities
-                    or self.secbits is not None or self.no_new_privs)
+        return needs_fork(self)
 
     def _environment(self, assignments, libexecdir):
         env = {k: v for k, v in os.environ.items()
@@ -102,6 +99,16 @@ class Setup:
                 self.env[name] = value
         if "PATH" in self.env:
             self.env["PATH"] = _without_libexec(self.env["PATH"], self.libexecdir)
+
+
+def needs_fork(o):
+    """Anything posix_spawn cannot do for us.  o: a Setup, or the options
+    it is built from (the same names): the supervisor decides this without
+    building a Setup, which only its workers do."""
+    return bool(o.chroot or o.user or o.group is not None
+                or o.nicelevel is not None or o.ionice is not None
+                or o.oom_score_adj is not None or o.capabilities
+                or o.secbits is not None or o.no_new_privs)
 
 
 def _without_libexec(path, libexecdir):
@@ -208,23 +215,27 @@ def _open_pam_session(setup, step_report):
     setup.add_pam_environment(pam.open_session(loaded, setup.user[2]))
 
 
-def prepare_supervisor(setup):
+def prepare_supervisor(o):
     """Make this (supervisor) process fit for posix_spawn: take on the
     daemon's umask and directory, and make every inherited fd close-on-exec
     (openrc-run may leave its lock on the service open, as OpenRC's own
-    supervisor knows: it marks them all too)."""
+    supervisor knows: it marks them all too).  o: the options or a Setup.
+    Returns whether posix_spawn can start the daemon (Setup.fast); a
+    Setup passed in is marked."""
     for fd in _open_fds():
         if fd > 2:
             try:
                 os.set_inheritable(fd, False)
             except OSError:
                 pass
-    if setup.needs_fork():
-        return
-    os.umask(setup.umask)
-    if setup.chdir:
-        os.chdir(setup.chdir)       # raises: reported as a failed start
-    setup.fast = True
+    if needs_fork(o):
+        return False
+    os.umask(0o022 if o.umask is None else o.umask)
+    if o.chdir:
+        os.chdir(o.chdir)           # raises: reported as a failed start
+    if isinstance(o, Setup):
+        o.fast = True
+    return True
 
 
 # Signals the supervisor handles or ignores: the daemon gets them default.

@@ -13,10 +13,10 @@ import syslog
 import time
 
 from . import sigs as signal
-from . import child, procinfo, records
+from . import child, procinfo, records, worker
 from .errors import UserError
 from .rcstate import libexecdir
-from .supervisor import ControlFifo, Supervisor
+from .supervisor import ControlFifo, Supervisor, System
 
 
 def _detach():
@@ -32,9 +32,10 @@ def _service_script(st):
     return os.environ.get("RC_SERVICE") or st.init_script() or "/etc/init.d/%s" % st.name
 
 
-def _build(opts, st, pidfile, ctl):
-    setup = child.Setup(opts, libexecdir())
-    sup = Supervisor(opts, st, pidfile, setup, ctl)
+def _build(opts, st, pidfile, ctl, workers=True):
+    # With workers, the daemon's Setup is made in each of them, never here.
+    setup = (lambda: child.Setup(opts, libexecdir())) if workers else child.Setup(opts, libexecdir())
+    sup = Supervisor(opts, st, pidfile, setup, ctl, System(workers))
     if opts.healthcheck_timer_ms or opts.healthcheck_delay_ms:
         from .health import HealthCheck
         sup.health = HealthCheck(_service_script(st), opts.healthcheck_timer_ms or opts.healthcheck_delay_ms,
@@ -42,38 +43,40 @@ def _build(opts, st, pidfile, ctl):
     return sup
 
 
-def _record_self(st, pidfile, argv):
-    ident = procinfo.identity(os.getpid())
-    records.write_pidfile(pidfile, os.getpid())
+def _record_self(st, pidfile, argv, pid):
+    ident = procinfo.identity(pid)
+    records.write_pidfile(pidfile, pid)
     records.write_record(st, ident, pidfile, argv)
     st.set("supervisor_ident", ident)
 
 
-def run_supervisor(opts, st, pidfile, report_fd, keys, written):
-    """Never returns."""
+def run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=True):
+    """Never returns.  workers: run the start and respawn paths in short-
+    lived workers (worker.py); `--start` forking us itself says False."""
     code = 1
     sup = None
     try:
         _detach()
         syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
-        _record_self(st, pidfile, opts.argv)
         ctl = ControlFifo(st.fifo_path())
-        sup = _build(opts, st, pidfile, ctl)
-        child.prepare_supervisor(sup.setup)
+        sup = _build(opts, st, pidfile, ctl, workers)
+        sup.fast = child.prepare_supervisor(opts)
         sup.install_signals()
         sup.out.start_loggers()
         ready = _prepare_notify(opts, st, sup)
-        sup.spawn()
-        st.daemon_set(opts.exec, opts.argv, pidfile, True)
+        # The start's own file writes ride in the daemon's worker: this
+        # process's pidfile and record before the daemon starts, the
+        # daemons/ entry once it runs.
+        me = os.getpid()
+        sup.spawn(before=lambda: _record_self(st, pidfile, opts.argv, me),
+                  after=lambda: st.daemon_set(opts.exec, opts.argv, pidfile, True))
         if ready:
             ready(sup)
         os.write(report_fd, b"OK")
         os.close(report_fd)
         report_fd = None
     except BaseException as e:
-        msg = e.message if isinstance(e, UserError) else (
-            "%s: %s" % (getattr(e, "filename", "") or "", e.strerror) if isinstance(e, OSError) and e.strerror
-            else str(e) or type(e).__name__)
+        msg = worker.message(e)
         if sup is not None and sup.pid:
             child.kill_and_reap(sup.pid)
         if sup is not None:
@@ -104,9 +107,10 @@ def resume_supervisor(opts, st, spec):
     for fd in fds:
         os.set_inheritable(fd, False)
     ctl = ControlFifo(st.fifo_path(), fds)
-    sup = _build(opts, st, opts.pidfile or st.get("pidfile"), ctl)
+    # A fresh interpreter owns all its pages: no workers (see worker.py).
+    sup = _build(opts, st, opts.pidfile or st.get("pidfile"), ctl, workers=False)
     sup.out.adopt(streams)
-    child.prepare_supervisor(sup.setup)
+    sup.fast = child.prepare_supervisor(opts)
     sup.install_signals()
     sup.pid = daemon_pid
     sup.restarts = restarts

@@ -231,7 +231,10 @@ def _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock=None):
             if lock is not None:
                 lock.close_in_child()
             from . import daemonize
-            daemonize.run_supervisor(opts, st, pidfile, w, keys, written)   # never returns
+            # This process's pages are all its own once we exit: workers
+            # would save it nothing (see worker.py).
+            daemonize.run_supervisor(opts, st, pidfile, w, keys, written,
+                                     workers=False)   # never returns
     os.close(w)
     message = _read_report(r, opts)
     if message == "OK":

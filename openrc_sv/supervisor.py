@@ -34,7 +34,7 @@ import syslog
 import time
 
 from . import sigs as signal
-from . import child, convert, procinfo
+from . import child, convert, procinfo, worker
 from .logpipes import OutputPipes
 from .rcstate import RetryingWriter
 from .stopper import StopSchedule, run_blocking
@@ -78,7 +78,14 @@ FORKED = "the daemon forked into the background; set command_args_foreground"
 
 class System:
     """The system calls the state machine makes, on one object that tests
-    replace.  spawn is child.spawn: posix_spawn(3) whenever it can."""
+    replace.  spawn is child.spawn: posix_spawn(3) whenever it can; the
+    supervisor calls it inside a worker (worker.run), so that the pages the
+    start path writes are the worker's, not the long-lived supervisor's.
+    workers=False runs those jobs in-process (see worker.py: a supervisor
+    forked by `--start` itself)."""
+
+    def __init__(self, workers=True):
+        self.workers = workers
 
     def now(self):
         return time.monotonic()
@@ -92,6 +99,9 @@ class System:
 
     def spawn(self, setup, argv, stdio, keep=(), extra_env=None):
         return child.spawn(setup, argv, stdio, keep, extra_env)
+
+    def worker(self, job):
+        return worker.run(job) if self.workers else worker.inline(job)
 
     def identity(self, pid):
         return procinfo.identity(pid)
@@ -114,7 +124,8 @@ class Supervisor:
         self.o = opts
         self.state = state
         self.pidfile = pidfile
-        self.setup = setup
+        self._setup = setup
+        self.fast = False                   # posix_spawn will do (child.prepare_supervisor)
         self.ctl = ctl                      # ControlFifo
         self.sys = system or System()
         self.phase = RUNNING
@@ -130,7 +141,7 @@ class Supervisor:
         self._health = None
         self.writer = RetryingWriter(state, self.sys.now, lambda prio, msg: self.log(prio, msg),
                                      lambda values: self.sys.write_state(state, values))
-        self.out = OutputPipes(opts, setup, spawn=self.sys.spawn, now=self.sys.now)
+        self.out = OutputPipes(opts, None, spawn=self._spawn_logger, now=self.sys.now)
         self.notify_fd = None
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         rules = getattr(opts, "rules", None)
@@ -139,6 +150,19 @@ class Supervisor:
             # supervise-daemon, DIFFERENCES): where an admin looks first.
             self.log(syslog.LOG_INFO, "respawn rules of OpenRC %s%s (%s)" % (
                 rules.name, "+" if rules.raw_strings else " to 0.61", rules.why))
+
+    @property
+    def setup(self):
+        """The daemon's child.Setup.  daemonize passes a function that
+        builds it: then each worker builds its own, and this process never
+        does (reading the environment and the password file writes pages
+        that would stay ours for the service's life)."""
+        s = self._setup
+        if callable(s):
+            s = s()
+        if s is not None:
+            s.fast = self.fast
+        return s
 
     @property
     def health(self):
@@ -168,9 +192,12 @@ class Supervisor:
         # A logger that went away must not kill the supervisor.
         signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
-    def spawn(self):
+    def spawn(self, before=None, after=None):
         """Start the daemon once; raises child.SpawnError.  A state write
-        that fails (a full /run) does not: the writer retries it."""
+        that fails (a full /run) does not: the writer retries it.
+        before() and after() run in the same worker, around the daemon's
+        start (daemonize's writes at --start); if either fails, so does
+        this (after after(), with self.pid set: the caller stops it)."""
         stdio = self.out.daemon_stdio()
         keep = {}
         extra_env = None
@@ -178,22 +205,66 @@ class Supervisor:
             keep[self.o.notify[1]] = self.notify_fd
         if self.o.notify and self.o.notify[0] == "socket":
             extra_env = {"NOTIFY_SOCKET": self.state.notify_socket_path()}
-        self.pid = self.sys.spawn(self.setup, self.o.argv, stdio, keep, extra_env)
+        (pid, ident, when), failed = self._in_worker(lambda report: self._start_daemon(
+            report, stdio, keep, extra_env, before, after), strict=after is not None)
+        self.pid = pid
+        if failed:
+            raise child.SpawnError(failed)
         self.started_at = self.sys.now()
         values = {
-            "child_pid": self.pid,
-            "start_time": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "child_pid": pid,
+            "start_time": when or time.strftime("%Y-%m-%d %H:%M:%S"),
             "start_count": self._window_count(),
-            "child_ident": self.sys.identity(self.pid) or "",
+            "child_ident": ident or self.sys.identity(pid) or "",
             "restarts": self.restarts,
         }
         if self.last_exit:
             # Written now, not at the exit: nothing delays the respawn.
             values["last_exit"] = self.last_exit
         self.writer.set_many(values)
-        self.log(syslog.LOG_INFO, "started %s, pid %d" % (" ".join(self.o.argv), self.pid))
+        self.log(syslog.LOG_INFO, "started %s, pid %d" % (" ".join(self.o.argv), pid))
         if self.health:
             self.health.schedule_first(self.sys.now())
+
+    def _start_daemon(self, report, stdio, keep, extra_env, before=None, after=None):
+        """In the worker: the daemon's process setup and exec (child.spawn),
+        then its pid at once (the supervisor must know its child even if
+        what follows fails), its identity while it cannot have been reaped
+        (it is the worker's child until the worker exits) and the time."""
+        if before:
+            before()
+        pid = self.sys.spawn(self.setup, self.o.argv, stdio, keep, extra_env)
+        report(str(pid))
+        report(self.sys.identity(pid) or "")
+        report(time.strftime("%Y-%m-%d %H:%M:%S"))
+        if after:
+            after()
+
+    def _spawn_logger(self, setup, argv, stdio, keep=(), extra_env=None):
+        """OutputPipes' spawn: a logger, started by a worker too, with the
+        daemon's setup (OutputPipes has none: it is made in the worker)."""
+        return self._in_worker(lambda report: report(str(self.sys.spawn(
+            setup or self.setup, argv, stdio, keep, extra_env))))[0][0]
+
+    def _in_worker(self, job, strict=False):
+        """Run a start job in a worker: ([pid, line 2, line 3], error).  A
+        job that failed before reporting a pid raises child.SpawnError with
+        its one line ("unable to exec ..."), as child.spawn does
+        in-process.  After it, the pid is ours all the same: error is what
+        failed if strict, else it is only said in the log."""
+        failed = None
+        try:
+            lines = self.sys.worker(job)
+        except worker.WorkerError as e:
+            lines = e.args[1]
+            if not lines:
+                raise child.SpawnError(e.args[0])
+            failed = e.args[0]
+            if not strict:
+                self.log(syslog.LOG_ERR, "after starting pid %s: %s" % (lines[0], failed))
+                failed = None
+        lines = lines + [""] * (3 - len(lines))
+        return [int(lines[0])] + lines[1:3], failed
 
     def _window_count(self):
         period = self.o.respawn_period_ms / 1000.0

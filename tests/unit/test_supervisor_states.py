@@ -47,6 +47,11 @@ class FakeSystem:
     def identity(self, pid):
         return "%d:1" % pid
 
+    def worker(self, job):
+        # The start jobs run here, in-process: what a worker reports is
+        # what they return.
+        return supervisor.worker.inline(job)
+
     def group_alive(self, pgid):
         return pgid in self.alive_groups
 
