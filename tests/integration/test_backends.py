@@ -156,3 +156,21 @@ def test_reload_delivers_sighup_to_the_daemon(bsb):
     assert r.returncode == 0, r.stdout + r.stderr
     wait_for(lambda: (pid, "SIGHUP") in I.signals(bsb, "svc"), 10, what="SIGHUP")
     assert bsb.rc("svc", "stop").returncode == 0
+
+
+def test_status_spells_the_last_exit_the_same_on_every_backend(bsb):
+    """issue 11 §5: "signal KILL" on native and runit alike (runit's
+    ./finish records "signal 9"); monit's launcher does not reap its
+    daemon, so monit has no last exit to tell ("-", null), never a guess."""
+    install(bsb, bsb.backend, "svc")
+    assert bsb.rc("svc", "start").returncode == 0
+    first = live_daemon(bsb, "svc")
+    bsb.run("kill", "-9", str(first), check=True)
+    live_daemon(bsb, "svc", other_than=first)
+    st = wait_for(lambda: (lambda s: s if s["restarts"] else None)(status_json(bsb, "svc")),
+                  20, what="the respawn counted")
+    assert st["last_exit"] == (None if bsb.backend == "monit" else "signal KILL"), st
+    assert st["down_reason"] is None and st["started_at"] > 0
+    for key in ("health", "health_runs", "health_failures", "watchdog_misses", "down_detail"):
+        assert key in st
+    assert bsb.rc("svc", "stop").returncode == 0
