@@ -182,7 +182,7 @@ def test_killed_daemon_is_respawned_and_counted(rt):
     new = rt.daemon("svc", other_than=pid)
     st = rt.status("svc")
     assert new != pid and st["state"] == "started"
-    assert st["restarts"] == 1 and st["last_exit"] == "signal 9"
+    assert st["restarts"] == 1 and st["last_exit"] == "signal KILL"
 
 
 def test_respawn_delay_postpones_the_restart(rt):
@@ -232,7 +232,7 @@ def test_failing_healthcheck_runs_unhealthy_and_restarts_the_daemon(rt):
     assert rt.sb.exists(state + "/unhealthy-ran")
     assert (str(pid), "SIGTERM") in rt.signals("svc")
     st = rt.status("svc")
-    assert st["health"] == "failing" and st["restarts"] >= 1
+    assert st["health"] in ("pending", "failing") and st["restarts"] >= 1
     rt.sb.run("rm", state + "/unhealthy", check=True)
     wait_for(lambda: rt.status("svc")["health"] == "ok", 8, interval=0.2, what="health ok again")
     assert rt.status("svc")["pid"] in (new, rt.daemon("svc"))
