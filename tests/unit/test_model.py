@@ -52,6 +52,14 @@ BAD = [
     ("output_log", "/var/log/a\nb"),
     ("error_log", "/var/log/a\nb"),
     ("input_file", "/dev/\nnull"),
+    ("respawn_on", "unexpected"),
+    ("respawn_stop_status", "78 NOSUCHSIG"),
+    ("respawn_stop_status", "-1"),
+    ("respawn_delay_factor", "x2"),
+    ("respawn_delay_factor", "1"),
+    ("respawn_delay_step", "soon"),
+    ("respawn_delay_cap", "1.5"),
+    ("respawn_reset_after", "later"),
 ]
 
 
@@ -150,3 +158,38 @@ def test_before_062_respawn_values_are_read_as_c_reads_them(capsys):
     m = build(supervise_daemon_compat="0.45", respawn_delay="1.5", respawn_period="1fortnight")
     assert (m.respawn_delay_ms, m.respawn_period_ms) == (1500, 1000)
     assert "respawn_period: '1fortnight' is read as 1sec" in capsys.readouterr().err
+
+
+def test_the_restart_policy_variables_become_typed_fields():
+    m = build(respawn_on="Signal", respawn_stop_status="78,64-65 ABRT", respawn_delay="100ms",
+              respawn_delay_factor="1.5", respawn_delay_cap="1min", respawn_reset_after="10min")
+    assert (m.respawn_on, m.respawn_stop_exits, m.respawn_stop_signals) == (
+        "signal", {64, 65, 78}, {signal.SIGABRT})
+    assert (m.respawn_delay_factor, m.respawn_delay_cap_ms, m.respawn_reset_after_ms) == (
+        1500, 60000, 600000)
+
+
+def test_without_the_policy_variables_nothing_changes():
+    m = build(supervise_daemon_compat="0.62")
+    assert (m.respawn_on, m.respawn_stop_exits, m.respawn_delay_factor,
+            m.respawn_reset_after_ms) == ("always", frozenset(), 0, 0)
+    assert (m.respawn_delay_step_ms, m.respawn_delay_cap_ms) == (128, 30000)
+
+
+def test_the_step_and_the_cap_are_variables_too():
+    m = build(respawn_delay_step="1sec", respawn_delay_cap="5sec", supervise_daemon_compat="0.45")
+    assert (m.respawn_delay_step_ms, m.respawn_delay_cap_ms) == (1000, 5000)
+
+
+@pytest.mark.parametrize("variables, message", [
+    ({"respawn_delay_factor": "2"},
+     "respawn_delay_factor: '2' needs respawn_delay above 0: the first delay, which the "
+     "factor multiplies (such as 100ms)"),
+    ({"respawn_delay_factor": "2", "respawn_delay": "1", "respawn_delay_step": "1"},
+     "respawn_delay_factor: '2' cannot be combined with respawn_delay_step (choose one way "
+     "for the delay to grow: a factor or a step)"),
+])
+def test_settings_that_cannot_go_together_are_one_line_naming_them(variables, message):
+    with pytest.raises(UserError) as e:
+        build(**variables)
+    assert e.value.message == message

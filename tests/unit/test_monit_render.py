@@ -168,6 +168,8 @@ def test_launcher_refuses_an_unknown_action_or_option():
     ({"monit_conf": "relative/monitrc"}, "foo", "monit_conf"),
     ({"monit_name": "other"}, "foo", "monit_name"),
     ({"notify": "fd:3"}, "foo", "notify"),
+    ({"respawn_on": "failure"}, "foo", "respawn_on"),
+    ({"respawn_stop_status": "78"}, "foo", "respawn_stop_status"),
 ])
 def test_a_value_monit_cannot_take_is_refused_naming_the_variable(variables, svc, named):
     with pytest.raises(UserError) as e:
@@ -273,3 +275,42 @@ def test_privilege_variables_reach_the_launcher_as_supervise_daemon_options(
     words = run_control(tmp_path, monkeypatch, backend(**{var: value}))
     got = getattr(launch.parse(words[3:]).sd, attr)
     assert got == expected if expected is not None else got
+
+
+def test_monit_cannot_carry_what_needs_the_exit_status():
+    with pytest.raises(UserError) as e:
+        backend(respawn_stop_status="78 ABRT").render(1)
+    assert e.value.message == (
+        "respawn_stop_status: '78 ABRT' is not supported with sv_backend=monit (monit "
+        "restarts a daemon whose exit status it never sees); use sv_backend=native or runit")
+    # nor through supervise_daemon_args, which the launcher parses at start
+    with pytest.raises(UserError) as e:
+        launch.parse(["start", "--script", "/x", "--state", "/nonexistent", "--", "foo",
+                      "--respawn-on", "failure", "--compat", "0.45", "--", "/bin/true"])
+    assert e.value.message.startswith("respawn_on: 'failure' is not supported with "
+                                      "sv_backend=monit")
+
+
+def _launch(state, *opts):
+    return launch.parse(["start", "--script", "/x", "--state", str(state), "--", "foo",
+                         "--compat", "0.45"] + list(opts) + ["--", "/bin/true"])
+
+
+def test_the_launcher_grows_the_delay_and_resets_it_as_respawnpolicy_decides(tmp_path):
+    l = _launch(tmp_path, "--respawn-delay", "100ms", "--respawn-delay-factor", "2",
+                "--respawn-delay-cap", "1sec", "--respawn-reset-after", "1min",
+                "--respawn-max", "0")
+    assert [launch._respawn(l).delay_ms for _ in range(6)] == [100, 200, 400, 800, 1000, 1000]
+    # A daemon spawned two minutes ago stayed up past respawn_reset_after.
+    h, _ = launch._history(l)
+    launch._save_history(l, h, launch._now_ms() - 120000)
+    assert launch._respawn(l).delay_ms == 100
+
+
+def test_the_launcher_keeps_openrcs_linear_rules_by_default(tmp_path):
+    l = _launch(tmp_path, "--respawn-delay", "1", "--respawn-delay-step", "128ms",
+                "--respawn-max", "3", "--respawn-period", "1min")
+    decisions = [launch._respawn(l) for _ in range(4)]
+    assert [d.delay_ms for d in decisions[:3]] == [1128, 1256, 1384]
+    assert decisions[3].action == "give up"
+    assert decisions[3].reason == "respawned more than 3 times within 1min"

@@ -705,3 +705,28 @@ def test_finish_caps_the_grown_delay_under_0_62_rules(tmp_path, monkeypatch):
 def test_finish_waits_only_the_delay_under_0_45_rules(tmp_path, monkeypatch):
     assert _slept_ms(tmp_path, monkeypatch, {"respawn_delay": "1",
                                              "supervise_daemon_compat": "0.45"}, 3) == 1000
+
+
+
+def test_finish_says_why_in_down_reason_when_openrc_state_exists(tmp_path):
+    rc = tmp_path / "rc"
+    (rc / "options").mkdir(parents=True)
+    d = service_dir(tmp_path)
+    files = render(model({"respawn_stop_status": "78"}), environ={"RC_SVCDIR": str(rc)})
+    assert run_finish(tmp_path, d, files, "78", "0").returncode == 0
+    assert (rc / "options" / "svc" / "down_reason").read_text() == "stop status: exit 78"
+    assert (d / "state" / "failed").read_text() == "stop status: exit 78\n"
+    assert (d / "down").exists() and (d / "supervise" / "control").read_text() == "dx"
+
+
+def test_finish_makes_no_openrc_state_that_is_not_there(tmp_path):
+    d = service_dir(tmp_path)
+    run_finish(tmp_path, d, render(model({"respawn_stop_status": "78"}),
+                                   environ={"RC_SVCDIR": str(tmp_path / "none")}), "78", "0")
+    assert not (tmp_path / "none").exists()
+
+
+def test_finish_without_the_policy_has_none_of_its_steps():
+    text = render(model())["finish"].content
+    assert "respawn_on=" not in text.replace("# respawn_on", "")
+    assert "health.seen" not in text and "factor" not in text.split("# state/backoff")[1]

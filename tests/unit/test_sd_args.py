@@ -243,3 +243,18 @@ def test_gnu_getopt_agrees_with_pythons_on_random_argv(monkeypatch):
         errors += ours == "error"
     # Both outcomes were exercised, many times.
     assert 500 < errors < 4500, errors
+
+
+
+def test_the_restart_policy_options_are_ours_and_default_to_openrcs_behaviour():
+    from openrc_sv import respawnpolicy
+    o = sd_args.parse(["svc", "--start", "--compat", "0.45", "/bin/true"], {"RC_SVCNAME": "svc"})
+    s = respawnpolicy.Settings.of(o)
+    assert (s.on, s.stop_exits, s.stop_signals, s.factor, s.reset_after_ms) == (
+        "always", frozenset(), frozenset(), 0, 0)
+    o = sd_args.parse(["svc", "--start", "--compat", "0.45", "--respawn-on=signal",
+                       "--respawn-stop-status=78", "--respawn-delay=1",
+                       "--respawn-delay-factor=1.5", "--respawn-reset-after=2min",
+                       "/bin/true"], {"RC_SVCNAME": "svc"})
+    assert (o.respawn_on, o.respawn_stop_exits, o.respawn_delay_factor,
+            o.respawn_reset_after_ms) == ("signal", {78}, 1500, 120000)
