@@ -30,6 +30,12 @@ SUPERVISOR_KEYS = ("supervisor_ident", "child_pid", "child_ident", "start_time",
 # service is marked stopped, which empties options/SVC.
 DOWN_REASON = "down_reason"
 
+# Counters the supervisors and health runners keep (see backends/base.py):
+# decimal integers since the service was started; absent when not counted.
+HEALTH_RUNS = "health_runs"            # health checks run to a result
+HEALTH_FAILURES = "health_failures"    # of those, failed or timed out
+WATCHDOG_MISSES = "watchdog_misses"    # watchdog intervals without WATCHDOG=1
+
 
 def policy_values(o):
     """The restart policy's keys, for what differs from the default."""

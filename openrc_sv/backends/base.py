@@ -12,6 +12,8 @@ rendered file, no link, no process.
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
+from .. import statekeys
+
 
 @dataclass(frozen=True)
 class RenderedFile:
@@ -41,7 +43,7 @@ HEALTH_UNKNOWN = "unknown"    # the backend could not say (monit not answering)
 # mark, which empties options/SVC; a start clears it), SVDIR/state/failed
 # (runit), STATE_DIR/gave-up or down_reason (monit).  The kind is read
 # from its words (down_kind), so that every writer needs only the text.
-DOWN_REASON_KEY = "down_reason"
+DOWN_REASON_KEY = statekeys.DOWN_REASON
 DOWN_GAVE_UP = "gave-up"              # respawn_max reached within respawn_period
 DOWN_STOP_STATUS = "stop-status"      # exited with a stop-for-good status or signal
 DOWN_NOT_RESPAWNED = "not-respawned"  # respawn_on said no (e.g. a clean exit): not failed
@@ -63,9 +65,9 @@ _DOWN_WORDS = (
 # (runit: SVDIR/state/, monit: its state dir).  Decimal integers counting
 # since the service was started (a start resets them).  Absent: the
 # backend does not count it (status shows "-", metrics leave it out).
-HEALTH_RUNS_KEY = "health_runs"          # health checks run to a result
-HEALTH_FAILURES_KEY = "health_failures"  # of those, failed or timed out
-WATCHDOG_MISSES_KEY = "watchdog_misses"  # watchdog intervals without WATCHDOG=1
+HEALTH_RUNS_KEY = statekeys.HEALTH_RUNS
+HEALTH_FAILURES_KEY = statekeys.HEALTH_FAILURES
+WATCHDOG_MISSES_KEY = statekeys.WATCHDOG_MISSES
 
 
 def down_kind(text):

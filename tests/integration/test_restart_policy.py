@@ -132,8 +132,7 @@ def test_a_stop_status_is_not_respawned_and_says_why(sandbox, backend):
 
 @pytest.mark.parametrize("backend", [
     NATIVE,
-    pytest.param("runit", marks=pytest.mark.xfail(
-        strict=True, reason="runit backend.py start clearing down_reason pending")),
+    "runit",
 ])
 def test_a_new_start_forgets_why_the_last_run_ended(sandbox, backend):
     sb = sandbox("ours")
@@ -151,8 +150,7 @@ def test_a_new_start_forgets_why_the_last_run_ended(sandbox, backend):
 
 @pytest.mark.parametrize("backend", [
     NATIVE,
-    pytest.param("runit", marks=pytest.mark.xfail(
-        strict=True, reason="runit giveup.py --failed no pending: it marks failed")),
+    "runit",
 ])
 def test_respawn_on_failure_respawns_a_crash_but_not_a_clean_exit(sandbox, backend):
     sb = sandbox("ours")

@@ -12,7 +12,8 @@ from ... import procinfo, trust, stopper
 from ...convert import format_schedule, retry_schedule, signal_name
 from ...errors import UserError
 from .. import files as _files
-from ..base import Backend, RenderedFile, Status
+from ...rcstate import ServiceState
+from ..base import DOWN_REASON_KEY, Backend, RenderedFile, Status
 from ..model import resolve_command
 from ..options import in_variables
 from . import procscan, supervise
@@ -83,8 +84,10 @@ class RunitBackend(Backend):
         scandir = self._watched_scandir()
         self._check_link_free(scandir)
         # Whatever an earlier run left (a service down after too many
-        # respawns, a start cut short) goes first.
+        # respawns, a start cut short) goes first, and with it the reason
+        # it went down.
         self._teardown(force=True)
+        ServiceState(self.model.service).set(DOWN_REASON_KEY, None)
         try:
             self._install(scandir)
             self._await_runsv(scandir)

@@ -49,13 +49,18 @@ def unlink_ours(svdir, service):
             pass
 
 
-def give_up(svdir, service, script, svcdir):
+def give_up(svdir, service, script, svcdir, failed=True):
+    """failed=False: the daemon ended in a way respawn_on does not respawn
+    (a clean exit): stopped, as native leaves it, but not marked failed."""
     from ...rcstate import ServiceState
     os.environ["RC_SERVICE"] = script
     st = ServiceState(service, root=svcdir)
     busy = any(st.is_marked(s) for s in ("starting", "stopping"))
     if st.is_marked("started") and not busy:
-        st.gave_up()
+        if failed:
+            st.gave_up()
+        else:
+            st.mark("stopped")
     else:
         try:
             os.unlink(st.path("options", service, "child_pid"))
@@ -64,10 +69,10 @@ def give_up(svdir, service, script, svcdir):
     # runsvdir would start a new runsv for a link still there.
     unlink_ours(svdir, service)
     supervise.control(os.path.join(svdir, "health"), "dx")
-    publish(svdir, service)
+    publish(svdir, service, failed)
 
 
-def publish(svdir, service):
+def publish(svdir, service, failed=True):
     """The textfile (promfile), as finish is about to leave it: down and
     given up (./finish writes state/failed after we return)."""
     from ... import promfile
@@ -76,7 +81,7 @@ def publish(svdir, service):
     if pub is None:
         return
     values = Facts(svdir).metric_values()
-    values.update(up=0, failed=1, start_time=None, health=None)
+    values.update(up=0, failed=1 if failed else 0, start_time=None, health=None)
     pub.publish(values)
     if pub.complaint:
         sys.stderr.write("openrc-sv runit giveup: %s\n" % pub.complaint)
@@ -86,7 +91,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     opts = dict(zip(argv[0::2], argv[1::2]))
     try:
-        give_up(opts["--dir"], opts["--service"], opts["--script"], opts["--svcdir"])
+        give_up(opts["--dir"], opts["--service"], opts["--script"], opts["--svcdir"],
+                failed=opts.get("--failed", "yes") != "no")
     except (KeyError, OSError) as e:
         sys.stderr.write("openrc-sv runit giveup: %s\n" % e)
         return 1
