@@ -101,6 +101,19 @@ class Setup:
             self.env["PATH"] = _without_libexec(self.env["PATH"], self.libexecdir)
 
 
+class Prepared:
+    """What a supervisor keeps to respawn its daemon without a Setup of its
+    own (building one writes pages that would stay the supervisor's): the
+    daemon's environment, which is all posix_spawn needs (fast), and a
+    function that builds the Setup, which spawn() calls in the forked
+    child when more is needed (a user, a chroot, nice ...)."""
+
+    def __init__(self, make, env, fast):
+        self.make = make
+        self.env = env
+        self.fast = fast and env is not None
+
+
 def needs_fork(o):
     """Anything posix_spawn cannot do for us.  o: a Setup, or the options
     it is built from (the same names): the supervisor decides this without
@@ -272,6 +285,9 @@ def spawn(setup, argv, stdio, keep_fds=(), extra_env=None):
         try:
             os.close(r)
             _reset_signals()
+            if isinstance(setup, Prepared):
+                step[0] = "prepare the daemon's setup"
+                setup = setup.make()
             apply(setup, step)
             step[0] = "redirect stdio"
             # Move every fd we pass on above the range we dup into, so that

@@ -28,6 +28,7 @@ signals, fifo commands and the daemon's exit are still handled.
 """
 
 import errno
+import marshal
 import os
 import select
 import syslog
@@ -78,9 +79,10 @@ FORKED = "the daemon forked into the background; set command_args_foreground"
 
 class System:
     """The system calls the state machine makes, on one object that tests
-    replace.  spawn is child.spawn: posix_spawn(3) whenever it can; the
-    supervisor calls it inside a worker (worker.run), so that the pages the
-    start path writes are the worker's, not the long-lived supervisor's.
+    replace.  spawn is child.spawn: posix_spawn(3) whenever it can; for the
+    start the supervisor calls it inside a worker (worker.run), so that the
+    pages the start path writes are the worker's, not the long-lived
+    supervisor's.
     workers=False runs those jobs in-process (see worker.py: a supervisor
     forked by `--start` itself)."""
 
@@ -154,13 +156,16 @@ class Supervisor:
     @property
     def setup(self):
         """The daemon's child.Setup.  daemonize passes a function that
-        builds it: then each worker builds its own, and this process never
-        does (reading the environment and the password file writes pages
-        that would stay ours for the service's life)."""
+        builds it: the start's worker builds it, in its own memory, and
+        reports the daemon's environment; from then on this process keeps
+        only that (child.Prepared): a respawn by posix_spawn needs no more,
+        and a forked one builds the Setup in the child.  (Building it here
+        would write pages that stay ours: reading the environment, the
+        password file.)"""
         s = self._setup
         if callable(s):
-            s = s()
-        if s is not None:
+            s = self._setup = s()
+        if s is not None and not isinstance(s, child.Prepared):
             s.fast = self.fast
         return s
 
@@ -205,8 +210,14 @@ class Supervisor:
             keep[self.o.notify[1]] = self.notify_fd
         if self.o.notify and self.o.notify[0] == "socket":
             extra_env = {"NOTIFY_SOCKET": self.state.notify_socket_path()}
-        (pid, ident, when), failed = self._in_worker(lambda report: self._start_daemon(
-            report, stdio, keep, extra_env, before, after), strict=after is not None)
+        lazy = self.started_at is None and callable(self._setup)
+        (pid, ident, when, env), failed = self._in_worker(lambda report: self._start_daemon(
+            report, stdio, keep, extra_env, before, after, lazy), strict=after is not None)
+        if lazy:
+            # What the worker's Setup said the daemon's environment is:
+            # respawns need nothing more (see the setup property).
+            self._setup = child.Prepared(self._setup, _decode_env(env) if env else None,
+                                         self.fast)
         self.pid = pid
         if failed:
             raise child.SpawnError(failed)
@@ -226,17 +237,19 @@ class Supervisor:
         if self.health:
             self.health.schedule_first(self.sys.now())
 
-    def _start_daemon(self, report, stdio, keep, extra_env, before=None, after=None):
+    def _start_daemon(self, report, stdio, keep, extra_env, before=None, after=None, lazy=False):
         """In the worker: the daemon's process setup and exec (child.spawn),
         then its pid at once (the supervisor must know its child even if
         what follows fails), its identity while it cannot have been reaped
-        (it is the worker's child until the worker exits) and the time."""
+        (it is the worker's child until the worker exits), the time, and
+        (lazy: the Setup was built here) the environment to respawn with."""
         if before:
             before()
         pid = self.sys.spawn(self.setup, self.o.argv, stdio, keep, extra_env)
         report(str(pid))
         report(self.sys.identity(pid) or "")
         report(time.strftime("%Y-%m-%d %H:%M:%S"))
+        report(_encode_env(self._setup.env) if lazy and self.fast else "")
         if after:
             after()
 
@@ -247,14 +260,24 @@ class Supervisor:
             setup or self.setup, argv, stdio, keep, extra_env))))[0][0]
 
     def _in_worker(self, job, strict=False):
-        """Run a start job in a worker: ([pid, line 2, line 3], error).  A
-        job that failed before reporting a pid raises child.SpawnError with
-        its one line ("unable to exec ..."), as child.spawn does
+        """Run a start job: ([pid, line 2, line 3, line 4], error).
+
+        The start (until the daemon first runs) goes through a worker
+        (System.worker); respawns and logger restarts run the same job
+        in-process.  A worker's fork costs a respawn about 3 ms (three times
+        a posix_spawn from here, measured through the fork server), more
+        than C's whole respawn, and saves this process only the few pages
+        the respawn path writes (about 40 kB, once): the start is what
+        writes most.
+
+        A job that failed before reporting a pid raises child.SpawnError
+        with its one line ("unable to exec ..."), as child.spawn does
         in-process.  After it, the pid is ours all the same: error is what
         failed if strict, else it is only said in the log."""
         failed = None
+        run = self.sys.worker if self.started_at is None else worker.inline
         try:
-            lines = self.sys.worker(job)
+            lines = run(job)
         except worker.WorkerError as e:
             lines = e.args[1]
             if not lines:
@@ -263,8 +286,8 @@ class Supervisor:
             if not strict:
                 self.log(syslog.LOG_ERR, "after starting pid %s: %s" % (lines[0], failed))
                 failed = None
-        lines = lines + [""] * (3 - len(lines))
-        return [int(lines[0])] + lines[1:3], failed
+        lines = lines + [""] * (4 - len(lines))
+        return [int(lines[0])] + lines[1:4], failed
 
     def _window_count(self):
         period = self.o.respawn_period_ms / 1000.0
@@ -562,6 +585,16 @@ class Supervisor:
         except OSError as e:
             self.log(syslog.LOG_ERR, "unable to re-execute: %s; carrying on" % e.strerror)
             self.install_signals()
+
+
+def _encode_env(env):
+    # One report line: marshal (a builtin: nothing to import, C code to
+    # read it back) in hex, since values may hold newlines.
+    return marshal.dumps(env).hex()
+
+
+def _decode_env(text):
+    return marshal.loads(bytes.fromhex(text))
 
 
 def reexec_args(args, rules=None):

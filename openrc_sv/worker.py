@@ -2,8 +2,11 @@
 
 A supervisor lives as long as its service, so every page it writes stays
 its own for that long; what costs it memory is not the idle loop (it
-writes nothing) but code run once or now and then: starting the daemon,
-writing the service state.  Running Python code writes pages (reference
+writes nothing) but code run once: the start (recording the supervisor,
+building the daemon's setup, starting the daemon and its loggers, writing
+the service state).  Respawns do not use workers: a worker's fork would
+cost each one more time than it saves pages (Supervisor._in_worker).
+Running Python code writes pages (reference
 counts, the interpreter's specialised bytecode, new objects landing in
 half-full pools) that the process forked from the fork server, or from
 `--start`, shared until then.  In a worker those pages are written in a

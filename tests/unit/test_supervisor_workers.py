@@ -157,3 +157,38 @@ def test_before_and_after_run_in_the_worker_and_fail_the_start(tmp_path):
     assert sup.pid and _ppid(sup.pid) == os.getpid()
     child.kill_and_reap(sup.pid)
     assert seen == []           # the worker's, not ours
+
+
+def test_respawns_run_here_with_only_the_environment_the_worker_reported(tmp_path):
+    sup, st, made = _supervisor(tmp_path, "/bin/sleep", "--", "30")
+    sup.fast = True                     # as child.prepare_supervisor says for this command
+    sup.spawn()
+    first = sup.pid
+    try:
+        assert isinstance(sup._setup, child.Prepared) and sup._setup.fast
+        assert sup._setup.env == child.Setup(sup.o, "/lib/rc").env
+        child.kill_and_reap(first)
+        sup.spawn()                     # a respawn: posix_spawn from here, no worker
+        assert sup.pid != first and _ppid(sup.pid) == os.getpid()
+        assert made == []               # no Setup was ever built in this process
+    finally:
+        child.kill_and_reap(sup.pid)
+
+
+def test_a_forked_respawn_builds_the_setup_in_the_child(tmp_path):
+    # What posix_spawn cannot do (here: nice) is done by a forked child,
+    # which builds the Setup itself.
+    o = sd_args.parse(["svc", "--start", "--nicelevel", "3", "/bin/sleep", "--", "30"],
+                      {"RC_SVCNAME": "svc"})
+    prepared = child.Prepared(lambda: child.Setup(o, "/lib/rc"), None, False)
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        pid = child.spawn(prepared, o.argv, (null, null, null))
+    finally:
+        os.close(null)
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            nice = int(f.read().rsplit(")", 1)[1].split()[16])
+        assert nice == 3
+    finally:
+        child.kill_and_reap(pid)
