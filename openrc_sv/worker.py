@@ -66,12 +66,18 @@ def run(job):
     """job(report) in a worker; returns the reported lines (list of str).
     Raises WorkerError(message, lines reported before) if the job raised,
     or if the worker died without reporting anything."""
-    if not subreaper.prepare():
+    # Without the subreaper (a seccomp filter may forbid prctl) the daemon
+    # would go to init, out of our waitpid(): no worker then.
+    if not subreaper.prepare() or not subreaper.set(True):
         return inline(job)
-    r, w = os.pipe2(os.O_CLOEXEC)
-    subreaper.set(True)
     try:
-        pid = os.fork()
+        r, w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            raise
         if pid == 0:                                    # the worker
             try:
                 os.close(r)
