@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 
+from . import statekeys
 from .health import _HIDDEN_MARKERS
 
 # Results
@@ -75,7 +76,7 @@ class Counts:
     SVDIR/state, monit's state dir), so that a watcher that is restarted
     goes on counting; each is replaced atomically."""
 
-    RUNS, FAILURES = "health_runs", "health_failures"   # base.HEALTH_*_KEY
+    RUNS, FAILURES = statekeys.HEALTH_RUNS, statekeys.HEALTH_FAILURES
 
     def __init__(self, state_dir):
         self.dir = state_dir
@@ -99,6 +100,9 @@ class Counts:
         names = [(self.RUNS, self.runs)]
         if result != PASSED:
             self.failures += 1
+        if result != PASSED or self.runs == 1:
+            # Written at the first run too: status then shows 0, as
+            # metrics does, rather than "not counted".
             names.append((self.FAILURES, self.failures))
         from .rcstate import write_atomic
         for name, value in names:

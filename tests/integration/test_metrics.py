@@ -205,3 +205,39 @@ def test_native_health_is_pending_until_the_new_daemons_first_check(sandbox):
     sb.write(d + "/sick", "")
     live_daemon(sb, "svc", other_than=first)
     wait_for(lambda: status_json(sb, "svc")["health"] == "pending", 3, what="pending")
+
+
+SIMPLE_HEALTH = """
+healthcheck() { [ ! -e %(d)s/sick ]; }
+unhealthy() { rm -f %(d)s/sick; }
+"""
+
+
+@needs_parts
+def test_monits_launcher_publishes_its_starts_and_health_results(sandbox):
+    """monit's launcher writes the textfile itself: at each start of the
+    daemon, after each health result, and when it gives up."""
+    sb = sandbox("ours")
+    world(sb, "monit")
+    ne = Exporter(sb)
+    try:
+        d = I.statedir("svc")
+        install(sb, "monit", "svc", healthcheck_timer=1, healthcheck_delay=1,
+                functions=SIMPLE_HEALTH % {"d": d})
+        assert sb.rc("svc", "start").returncode == 0
+        first = live_daemon(sb, "svc")
+        wait_for(lambda: ne.value("openrc_sv_up", "svc") == 1, 30, what="the start published")
+        assert ne.value("openrc_sv_restarts_total", "svc") == 0
+        wait_for(lambda: ne.value("openrc_sv_health_ok", "svc") == 1, 30,
+                 what="a passing check published")
+        sb.write(d + "/sick", "")
+        live_daemon(sb, "svc", other_than=first)
+        wait_for(lambda: ne.value("openrc_sv_health_check_failures_total", "svc") == 1, 30,
+                 what="the failed check published")
+        wait_for(lambda: ne.value("openrc_sv_restarts_total", "svc") == 1, 30,
+                 what="the restart published")
+        assert ne.value("openrc_sv_health_checks_total", "svc") >= 2
+        check_with_promtool(sb.read(TEXTFILE + "/openrc-sv-svc.prom"))
+        assert sb.rc("svc", "stop").returncode == 0
+    finally:
+        ne.close()

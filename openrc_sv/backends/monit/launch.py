@@ -299,6 +299,7 @@ def _give_up(l, decision):
     except OSError:
         pass
     write_atomic(l.path("gave-up"), msg + "\n", 0o600)
+    _publish(l, failed=True)
     try:
         import syslog
         syslog.openlog("openrc-sv", 0, syslog.LOG_DAEMON)
@@ -320,6 +321,41 @@ def _give_up(l, decision):
         finally:
             os._exit(0)
     return msg
+
+
+def _publish(l, failed=False):
+    """The service's textfile for node_exporter (promfile), when the
+    administrator asked for one: at each start, health result and give-up,
+    never on a timer.  Read from our own state files, as status reads them."""
+    from ... import promfile
+    pub = promfile.Publisher.configured(l.svc, "monit")
+    if pub is None:
+        return
+    from ... import healthrun
+    from ..base import health_of
+    ident = daemon_ident(l.state)
+    pid = int(ident.split(":")[0]) if ident and procinfo.same_process(ident) else None
+    uptime = procinfo.uptime_of(pid) if pid else None
+    started_at = time.time() - uptime if uptime is not None else None
+    health = None
+    checked = l.sd.healthcheck_timer_ms or os.path.exists(l.path("health"))
+    if checked and pid:
+        results = {"passed": "ok", "failed": "failing", "timed out": "failing", "hidden": "hidden"}
+        text = (_read_text(l.path("health")) or "").strip()
+        try:
+            checked_at = os.stat(l.path("health")).st_mtime
+        except OSError:
+            checked_at = None
+        health = health_of(results.get(text, "unknown") if text else None, checked_at, started_at)
+    counts = healthrun.Counts(l.state)
+    starts = _read_int(l.path("starts")) or 0
+    pub.publish({"up": 1 if pid else 0, "failed": 1 if failed else 0,
+                 "start_time": started_at, "restarts": max(0, starts - 1),
+                 "last_exit": None, "health": health,
+                 "health_runs": counts.runs, "health_failures": counts.failures,
+                 "watchdog_misses": None})
+    if pub.complaint:
+        sys.stderr.write("openrc-sv monit launcher: %s\n" % pub.complaint)
 
 
 def _fail(l, msg):
@@ -396,6 +432,7 @@ def _spawn(l, starts):
     _unlink(l.path("last-error"))
     _unlink(l.path("starting"))
     _set_child_pid(l, pid)
+    _publish(l)
 
 
 # -- stop ------------------------------------------------------------------
@@ -437,6 +474,8 @@ def healthcheck(l):
     timeout = (o.healthcheck_timeout_ms or o.healthcheck_timer_ms or 30000) / 1000.0
     result, detail = healthrun.run(l.own["script"], "healthcheck", timeout)
     write_atomic(l.path("health"), result + "\n", 0o600)
+    healthrun.Counts(l.state).add(result)
+    _publish(l)
     if result in (healthrun.PASSED, healthrun.HIDDEN):
         # A hidden healthcheck (extra_commands without it) is no failure.
         return 0
