@@ -241,3 +241,28 @@ def test_monits_launcher_publishes_its_starts_and_health_results(sandbox):
         assert sb.rc("svc", "stop").returncode == 0
     finally:
         ne.close()
+
+
+@needs_parts
+def test_runits_run_and_finish_publish_a_crash_themselves(sandbox):
+    """No health check, no `openrc-sv metrics`: ./finish publishes the exit
+    and ./run the new start, so a crash reaches node_exporter."""
+    sb = sandbox("ours")
+    world(sb, "runit")
+    ne = Exporter(sb)
+    try:
+        install(sb, "runit", "svc")
+        assert sb.rc("svc", "start").returncode == 0
+        first = live_daemon(sb, "svc")
+        wait_for(lambda: ne.value("openrc_sv_up", "svc") == 1, 15, what="the start published")
+        assert ne.value("openrc_sv_restarts_total", "svc") == 0
+        sb.run("kill", "-9", str(first), check=True)
+        live_daemon(sb, "svc", other_than=first)
+        wait_for(lambda: ne.value("openrc_sv_restarts_total", "svc") == 1, 15,
+                 what="the respawn published")
+        assert ne.value("openrc_sv_up", "svc") == 1
+        assert ne.value("openrc_sv_last_exit_signal", "svc") == 9
+        check_with_promtool(sb.read(TEXTFILE + "/openrc-sv-svc.prom"))
+        assert sb.rc("svc", "stop").returncode == 0
+    finally:
+        ne.close()

@@ -219,6 +219,7 @@ def render(model, layout, environ, tools):
     words = environment(environ)
     files = [
         file("run", "run", env_tool=tools.env, environment=words,
+             publish=publish_argv(model, layout, environ, tools),
              argv=run_argv(model, layout, environ, tools)),
         file("finish", "finish", respawn_max=model.respawn_max,
              respawn_period_ms=model.respawn_period_ms or 0,
@@ -231,7 +232,8 @@ def render(model, layout, environ, tools):
              give_up=giveup_argv(model, layout, environ, tools),
              health=has_watcher(model), respawn_on=model.respawn_on,
              stop_words=stop_words(model), factor=model.respawn_delay_factor,
-             reset_after_ms=model.respawn_reset_after_ms),
+             reset_after_ms=model.respawn_reset_after_ms,
+             publish=publish_argv(model, layout, environ, tools)),
     ]
     if model.has_healthcheck:
         files.append(file("check", "check"))
@@ -253,6 +255,17 @@ def lean_environment(environ):
     from ...launcher import package_parent
     path = [("PATH=" + environ["PATH"])] if environ.get("PATH") else []
     return path + ["PYTHONPATH=" + package_parent()]
+
+
+def publish_argv(model, layout, environ, tools):
+    """What ./run (before its exec) and ./finish run to keep the service's
+    node_exporter textfile up to date (promfile), when the administrator
+    set openrc_sv_textfile_dir at the time of the start; else None."""
+    from ... import promfile
+    if not promfile.configured_dir():
+        return None
+    return [tools.env, "-i"] + lean_environment(environ) + [
+        tools.python, "-S", "-m", "openrc_sv.promfile", "--runit", layout.dir, model.service]
 
 
 def giveup_argv(model, layout, environ, tools):
