@@ -20,8 +20,9 @@ so limits.conf applies to daemons); elsewhere PAM falls back to
 the child with "pam error: <pam_strerror>".
 
 This module does the same through ctypes, in the forked child only (the
-supervisor never imports ctypes).  Without libpam.so.0 it does nothing,
-as a C build without PAM.
+supervisor never imports ctypes).  Without libpam.so.0, or where OpenRC's
+own binary was built without PAM (openrc_uses_pam), it does nothing, as
+that build does.
 """
 
 import os
@@ -39,10 +40,37 @@ class PamError(OSError):
     """One line: which step failed and PAM's own reason."""
 
 
+# Where distributions install OpenRC's own supervise-daemon (ours, when
+# `openrc-sv setup --supervise-daemon` ran, is $RC_LIBEXECDIR/sbin's).
+C_BINARIES = ("/sbin/supervise-daemon", "/usr/sbin/supervise-daemon",
+              "/bin/supervise-daemon", "/usr/bin/supervise-daemon")
+
+
+def openrc_uses_pam(paths=C_BINARIES):
+    """Would the OpenRC binary we stand in for open a PAM session?  Only a
+    build with PAM does (meson -Dpam=true: Debian's and Gentoo's link
+    libpam, a build without it does not), and OpenRC's supervise-daemon is
+    installed beside ours: the first one found says, by whether it names
+    libpam among its libraries.  None found: yes, as the common builds."""
+    for path in paths:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(4 << 20)
+        except OSError:
+            continue
+        if b"openrc-sv launcher" in data[:4096] or not data.startswith(b"\x7fELF"):
+            continue        # ours, or a script: not OpenRC's binary
+        return b"libpam.so" in data
+    return True
+
+
 def load():
-    """(ctypes, libpam or None where there is none).  Called before a
-    chroot: the library comes from the host, as the C binary's is linked in."""
+    """(ctypes, libpam or None where there is none, or where OpenRC's own
+    binary was built without PAM).  Called before a chroot: the library
+    comes from the host, as the C binary's is linked in."""
     import ctypes
+    if not openrc_uses_pam():
+        return ctypes, None
     try:
         lib = ctypes.CDLL("libpam.so.0")
     except OSError:

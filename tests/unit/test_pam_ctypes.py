@@ -92,3 +92,22 @@ def test_the_supervisor_side_imports_neither_ctypes_nor_pam():
             "print('ctypes' in sys.modules, 'openrc_sv.pam' in sys.modules)" % (repo, ME))
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["False", "False"], out.stderr
+
+
+def test_pam_only_where_openrcs_own_binary_was_built_with_it(tmp_path):
+    """OpenRC built with -Dpam=false opens no session: neither do we."""
+    from openrc_sv import pam
+    with_pam, without, script = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    with_pam.write_bytes(b"\x7fELF....libpam.so.0\0libc.so.6\0")
+    without.write_bytes(b"\x7fELF....libc.so.6\0libcap.so.2\0")
+    script.write_bytes(b"#!/usr/bin/python3 -IS\n# openrc-sv launcher: runs ...\n")
+    assert pam.openrc_uses_pam([str(with_pam)]) is True
+    assert pam.openrc_uses_pam([str(without)]) is False
+    # Ours (a launcher script) is skipped: the next one found decides.
+    assert pam.openrc_uses_pam([str(script), str(without)]) is False
+    # None found: as the common builds, with PAM.
+    assert pam.openrc_uses_pam([str(tmp_path / "none")]) is True
+    # Debian's, here, links libpam.
+    import os
+    if os.path.exists("/sbin/supervise-daemon"):
+        assert pam.openrc_uses_pam() is True
