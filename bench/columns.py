@@ -251,7 +251,9 @@ COLUMNS = [
     Column("lean", "lean", sandbox="ours", other_pythons=True, needs=_not_yet(LEAN)),
     Column("lean-merge", "lean+merging", sandbox="ours", group="merge", merge=True,
            other_pythons=True, needs=_not_yet(LEAN)),
-    Column("native", "plugin:native", **_plugin("native")),
+    # At most 50 services: the plugin's supervisors are the drop-in's, and
+    # 500 starts through openrc-run's evaluation of the script take minutes.
+    Column("native", "plugin:native", max_services=50, **_plugin("native")),
     # runsv waits a second before restarting a service that ran less than
     # one: the bench lets the daemon live that long before killing it.
     Column("runit", "plugin:runit", slow=True, min_uptime=1.05, max_services=50,
