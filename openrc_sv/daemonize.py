@@ -13,7 +13,7 @@ import syslog
 import time
 
 from . import sigs as signal
-from . import child, procinfo, records, worker
+from . import child, procinfo, records, statekeys, worker
 from .errors import UserError
 from .rcstate import libexecdir
 from .supervisor import ControlFifo, Supervisor, System
@@ -38,7 +38,7 @@ def _build(opts, st, pidfile, ctl, workers=True):
     sup = Supervisor(opts, st, pidfile, setup, ctl, System(workers))
     if opts.healthcheck_timer_ms or opts.healthcheck_delay_ms:
         from .health import HealthCheck
-        sup.health = HealthCheck(_service_script(st), opts.healthcheck_timer_ms or opts.healthcheck_delay_ms,
+        sup.health = HealthCheck(_service_script(st), opts.healthcheck_timer_ms,
                                  opts.healthcheck_delay_ms, opts.healthcheck_timeout_ms, st, sup.log)
     return sup
 
@@ -128,10 +128,13 @@ def _finish(sup, st, opts, pidfile, failed=False):
     sup.out.finish()
     # A full /run must not leave the supervisor dying with a traceback on
     # its way out: each step is tried, and what fails is said in syslog.
+    # Why it is down for good goes last: the stopped mark empties options/.
+    down = getattr(sup, "down_reason", None)
     for step, args in ((st.daemon_set, (opts.exec, opts.argv, pidfile, False)),
                        (st.set, ("child_pid", None)), (st.set, ("child_ident", None)),
                        (st.mark, ("stopped",))) + \
-            (((st.mark, ("failed",)),) if (sup.failing or failed) else ()):
+            (((st.mark, ("failed",)),) if (sup.failing or failed) else ()) + \
+            (((st.set, (statekeys.DOWN_REASON, down)),) if down else ()):
         try:
             step(*args)
         except OSError as e:

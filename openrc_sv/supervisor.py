@@ -35,7 +35,7 @@ import syslog
 import time
 
 from . import sigs as signal
-from . import child, convert, procinfo, worker
+from . import child, convert, procinfo, respawnpolicy, worker
 from .logpipes import OutputPipes
 from .rcstate import RetryingWriter
 from .stopper import StopSchedule, run_blocking
@@ -133,7 +133,11 @@ class Supervisor:
         self.phase = RUNNING
         self.pid = None                     # the daemon
         self.started_at = None              # when it was spawned (monotonic)
-        self.deaths = []                    # monotonic times of respawns, for respawn_max
+        # The restart policy (respawnpolicy: the same for every backend) and
+        # what it keeps between exits; why the service is down, once it is.
+        self.policy = respawnpolicy.Settings.of(opts)
+        self.history = respawnpolicy.History()
+        self.down_reason = None
         self.restarts = 0                   # respawns over the whole lifetime
         self.respawn_at = None
         self.last_exit = None
@@ -225,7 +229,7 @@ class Supervisor:
         values = {
             "child_pid": pid,
             "start_time": when or time.strftime("%Y-%m-%d %H:%M:%S"),
-            "start_count": self._window_count(),
+            "start_count": self.history.count,
             "child_ident": ident or self.sys.identity(pid) or "",
             "restarts": self.restarts,
         }
@@ -289,13 +293,6 @@ class Supervisor:
         lines = lines + [""] * (4 - len(lines))
         return [int(lines[0])] + lines[1:4], failed
 
-    def _window_count(self):
-        period = self.o.respawn_period_ms / 1000.0
-        if period:
-            cut = self.sys.now() - period
-            self.deaths = [t for t in self.deaths if t >= cut]
-        return len(self.deaths)
-
     # -- the machine ---------------------------------------------------------
     def dispatch(self, ev):
         name = ev[0]
@@ -317,6 +314,7 @@ class Supervisor:
     # machine's own memory; the world is touched by act().
     def on_exited(self, ev):
         status = ev[1]
+        restart = self.phase == RESTARTING      # we stopped it: a failed health check
         how = describe_status(status)
         acts = [("log", syslog.LOG_WARNING, "%s, pid %d, %s" % (self.o.exec, self.pid, how)),
                 ("health_cancel",)]
@@ -325,21 +323,23 @@ class Supervisor:
         self.pid = None
         self.stopper = None
         # An unexpected exit or a health-check restart: both count as a
-        # respawn, as in OpenRC (supervise-daemon.c, the respawn loop).
+        # respawn, as in OpenRC (supervise-daemon.c, the respawn loop); what
+        # follows is the one policy every backend applies (respawnpolicy).
         t = self.sys.now()
-        self.deaths.append(t)
-        self.restarts += 1
-        n = self._window_count()
-        if self.o.respawn_max and n > self.o.respawn_max:
-            acts += [("log", syslog.LOG_WARNING, "respawned \"%s\" too many times (%d in %s), giving up"
-                      % (self.o.exec, n, convert.format_ms(self.o.respawn_period_ms)
-                         if self.o.respawn_period_ms else "its lifetime")),
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        uptime = int((t - self.started_at) * 1000) if self.started_at is not None else None
+        d, self.history = respawnpolicy.decide(self.policy, self.history, int(t * 1000),
+                                               exit_code=code, signum=sig, uptime_ms=uptime,
+                                               restart=restart)
+        if d.action in (respawnpolicy.RESPAWN, respawnpolicy.GIVE_UP):
+            self.restarts += 1
+        if d.over:
+            self.down_reason = d.reason
+            acts += [("log", syslog.LOG_WARNING, "%s: not respawned: %s" % (self.o.exec, d.reason)),
                      ("write", {"last_exit": how}), ("stop_leftovers",)]
-            return FAILED, acts
-        delay = self.o.respawn_delay_ms + self.o.respawn_delay_step_ms * n
-        if self.o.respawn_delay_step_ms and delay > self.o.respawn_delay_cap_ms:
-            delay = self.o.respawn_delay_cap_ms
-        self.respawn_at = t + delay / 1000.0
+            return (FAILED if d.failed else DONE), acts
+        self.respawn_at = t + d.delay_ms / 1000.0
         return BACKOFF, acts
 
     def _left_behind(self, status, how, acts):

@@ -14,8 +14,7 @@ real openrc-run, on every backend that can carry it.
   respawn_on   respawn_on=failure: a crash is respawned, a clean exit is
                not, and the service is stopped but not failed.
 
-The native supervisor does not call respawnpolicy yet (the hook in
-supervisor.py is pending): its cases are strict xfails.
+The native supervisor calls respawnpolicy from its exit handler.
 """
 
 import time
@@ -28,8 +27,7 @@ from test_backends import install, status_json, world
 
 pytestmark = pytest.mark.integration
 
-PENDING = pytest.mark.xfail(strict=True, reason="supervisor.py hook pending")
-NATIVE = pytest.param("native", marks=PENDING)
+NATIVE = "native"
 
 # A daemon that records its starts as testdaemon does, then runs until
 # STATEDIR/exit-now appears and exits with the code written in it.
