@@ -32,10 +32,12 @@ HIDDEN = "hidden"          # the script has no healthcheck command: off for good
 
 class HealthCheck:
     def __init__(self, script, timer_ms, delay_ms, timeout_ms, state, log, setup_env=None):
+        """timer_ms 0 (healthcheck_delay alone): one check, delay_ms after
+        each start of a daemon, as OpenRC's supervise-daemon does."""
         self.script = script
         self.timer = timer_ms / 1000.0
         self.delay = (delay_ms or timer_ms) / 1000.0
-        self.timeout = (timeout_ms or timer_ms) / 1000.0
+        self.timeout = (timeout_ms or timer_ms or delay_ms) / 1000.0
         self.state = state
         self.log = log
         self.phase = IDLE
@@ -117,7 +119,10 @@ class HealthCheck:
             if ok:
                 self.failures = 0
                 self.state.set("healthcheck", "ok")
-                self._wait(now + self.timer)
+                if self.timer:
+                    self._wait(now + self.timer)
+                else:
+                    self.phase = IDLE       # until the next daemon (schedule_first)
             elif any(m in self.output for m in _HIDDEN_MARKERS):
                 self.phase = HIDDEN
                 self.state.set("healthcheck", "hidden")

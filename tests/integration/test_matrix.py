@@ -224,6 +224,38 @@ unhealthy() { echo ran >> %(d)s/unhealthy-ran; }
     col.stop("svc")
 
 
+def test_healthcheck_delay_alone_checks_each_daemon_once(col):
+    """OpenRC's supervise-daemon with healthcheck_delay and no timer checks
+    once, that long after each start of the daemon, and never again.  A
+    second service checked every second is the clock: three of its checks
+    pass while the first must stay at one."""
+    d, t = I.statedir("svc"), I.statedir("tick")
+    col.install("svc", healthcheck_delay=1,
+                functions="healthcheck() { echo >> %s/checks; }\n" % d)
+    col.install("tick", healthcheck_timer=1,
+                functions="healthcheck() { echo >> %s/ticks; }\n" % t)
+
+    def count(path):
+        return len(col.sb.read(path, "").splitlines())
+
+    def after_three_ticks():
+        base = count(t + "/ticks")
+        wait_for(lambda: count(t + "/ticks") >= base + 3, 60, what="%s: three ticks" % col.name)
+
+    first = col.start("svc")
+    wait_for(lambda: count(d + "/checks") == 1, 30, what="%s: the first check" % col.name)
+    col.start("tick")
+    after_three_ticks()
+    assert count(d + "/checks") == 1, "%s checked again without a timer" % col.name
+    col.sb.run("kill", "-9", str(first))
+    col.daemon("svc", other_than=first)
+    wait_for(lambda: count(d + "/checks") == 2, 30, what="%s: the new daemon's check" % col.name)
+    after_three_ticks()
+    assert count(d + "/checks") == 2, "%s checked the new daemon twice" % col.name
+    assert col.sb.rc("tick", "stop").returncode == 0
+    col.stop("svc")
+
+
 def test_hung_check_is_killed_with_its_children(col):
     d = I.statedir("svc")
     col.install("svc", healthcheck_timer=1, healthcheck_delay=1, healthcheck_timeout=1,

@@ -463,13 +463,25 @@ def stop(l):
 
 # -- health ----------------------------------------------------------------
 
+def _checked_since(l, started_at):
+    try:
+        return os.stat(l.path("health")).st_mtime >= started_at
+    except OSError:
+        return False
+
+
 def healthcheck(l):
     from ... import healthrun
     pid = daemon_pid(l.state)
     if pid is None or os.path.exists(l.path("stopping")):
         return 0          # no daemon: the process check restarts it
     o = l.sd
-    if o.healthcheck_delay_ms and (procinfo.uptime_of(pid) or 0.0) < o.healthcheck_delay_ms / 1000.0:
+    uptime = procinfo.uptime_of(pid) or 0.0
+    if o.healthcheck_delay_ms and uptime < o.healthcheck_delay_ms / 1000.0:
+        return 0
+    if not o.healthcheck_timer_ms and _checked_since(l, time.time() - uptime):
+        # healthcheck_delay alone: one check per daemon, as OpenRC's
+        # supervise-daemon (monit runs us every delay's cycles).
         return 0
     timeout = (o.healthcheck_timeout_ms or o.healthcheck_timer_ms or 30000) / 1000.0
     result, detail = healthrun.run(l.own["script"], "healthcheck", timeout)

@@ -105,8 +105,9 @@ def control_path(s):
 
 
 def health_timer(model):
-    """ms between health checks, or None: healthcheck_timer, or (as the
-    native supervisor does) healthcheck_delay alone."""
+    """ms between health checks, or None: healthcheck_timer, or
+    healthcheck_delay alone (the launcher then checks each daemon once,
+    as OpenRC's supervise-daemon does)."""
     return model.healthcheck_timer_ms or model.healthcheck_delay_ms
 
 

@@ -146,7 +146,8 @@ def watch(opts):
         if result == healthrun.PASSED:
             record(opts, "ok", detail)
             metrics.publish()
-            due = time.time() + opts.timer / 1000.0
+            # --timer 0 (healthcheck_delay alone): this daemon is done.
+            due = time.time() + opts.timer / 1000.0 if opts.timer else float("inf")
             continue
         record(opts, "failing", detail)
         metrics.publish()

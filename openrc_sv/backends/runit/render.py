@@ -174,11 +174,14 @@ def log_run_argv(model, tools):
 
 
 def has_watcher(model):
-    return bool(model.has_healthcheck and model.healthcheck_timer_ms)
+    return bool(model.has_healthcheck and (model.healthcheck_timer_ms
+                                           or model.healthcheck_delay_ms))
 
 
 def watcher_argv(model, layout, tools):
-    timer = model.healthcheck_timer_ms
+    # --timer 0 (healthcheck_delay alone): one check per daemon, --delay
+    # after its start, as OpenRC's supervise-daemon.
+    timer = model.healthcheck_timer_ms or 0
     # -S: no site, so no site-packages; PYTHONPATH (see render) names the
     # one directory the watcher needs.  Saves start-up time and memory for
     # a process that lives as long as the service.
@@ -186,7 +189,7 @@ def watcher_argv(model, layout, tools):
             "--dir", layout.dir, "--script", model.script,
             "--timer", str(timer),
             "--delay", str(model.healthcheck_delay_ms or timer),
-            "--timeout", str(model.healthcheck_timeout_ms or timer),
+            "--timeout", str(model.healthcheck_timeout_ms or timer or model.healthcheck_delay_ms),
             "--retry", format_schedule(model.retry)]
     if model.stop_group:
         argv.append("--stop-group")
