@@ -38,8 +38,12 @@ def _build(opts, st, pidfile, ctl, workers=True):
     sup = Supervisor(opts, st, pidfile, setup, ctl, System(workers))
     if opts.healthcheck_timer_ms or opts.healthcheck_delay_ms:
         from .health import HealthCheck
+        # Its writes go through the supervisor's writer: a full /run is
+        # retried, never the end of supervision.
         sup.health = HealthCheck(_service_script(st), opts.healthcheck_timer_ms,
-                                 opts.healthcheck_delay_ms, opts.healthcheck_timeout_ms, st, sup.log)
+                                 opts.healthcheck_delay_ms, opts.healthcheck_timeout_ms,
+                                 sup.writer, sup.log)
+        sup.health.on_result = sup.publish
     return sup
 
 

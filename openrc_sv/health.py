@@ -15,6 +15,7 @@ import os
 import syslog
 
 from . import sigs as signal
+from . import statekeys
 
 _HIDDEN_MARKERS = (b"unknown function", b"not a default nor extra command")
 _MAX_OUTPUT = 4096
@@ -48,6 +49,9 @@ class HealthCheck:
         self.output = b""
         self.verdict = None
         self.failures = 0
+        self.runs = 0             # checks run to a result, since the start,
+        self.failed_total = 0     # and of those, failed or timed out
+        self.on_result = None     # called after each result (the textfile)
 
     @property
     def hidden(self):
@@ -55,7 +59,9 @@ class HealthCheck:
 
     # scheduling --------------------------------------------------------
     def schedule_first(self, now):
+        """A new daemon: pending until its first check."""
         if self.phase != HIDDEN:
+            self.state.set("healthcheck", "pending")
             self._wait(now + self.delay)
 
     def cancel(self):
@@ -118,7 +124,7 @@ class HealthCheck:
         if what == CHECKING:
             if ok:
                 self.failures = 0
-                self.state.set("healthcheck", "ok")
+                self._count("ok")
                 if self.timer:
                     self._wait(now + self.timer)
                 else:
@@ -141,9 +147,19 @@ class HealthCheck:
     def _wait(self, at):
         self.phase, self.next_at = WAITING, at
 
+    def _count(self, result):
+        """Record one result: healthcheck, health_runs, health_failures."""
+        self.runs += 1
+        if result != "ok":
+            self.failed_total += 1
+        self.state.set_many({"healthcheck": result, statekeys.HEALTH_RUNS: self.runs,
+                             statekeys.HEALTH_FAILURES: self.failed_total})
+        if self.on_result:
+            self.on_result()
+
     def _failed(self, now, why):
         self.failures += 1
-        self.state.set("healthcheck", "failing")
+        self._count("failing")
         self.log(syslog.LOG_WARNING, "health check for %s failed (%s)" % (self.script, why))
         self._run(UNHEALTHY, now)
 

@@ -35,7 +35,7 @@ import syslog
 import time
 
 from . import sigs as signal
-from . import child, convert, procinfo, respawnpolicy, worker
+from . import child, convert, procinfo, promfile, respawnpolicy, worker
 from .logpipes import OutputPipes
 from .rcstate import RetryingWriter
 from .stopper import StopSchedule, run_blocking
@@ -135,6 +135,10 @@ class Supervisor:
         self.started_at = None              # when it was spawned (monotonic)
         # The restart policy (respawnpolicy: the same for every backend) and
         # what it keeps between exits; why the service is down, once it is.
+        # The node_exporter textfile, when the administrator asked for one.
+        self.prom = promfile.Publisher.configured(
+            opts.svcname, state.get("sv_backend") or "supervise-daemon")
+        self.spawned_at = None              # wall clock, for the textfile
         self.policy = respawnpolicy.Settings.of(opts)
         self.history = respawnpolicy.History()
         self.down_reason = None
@@ -238,8 +242,30 @@ class Supervisor:
             values["last_exit"] = self.last_exit
         self.writer.set_many(values)
         self.log(syslog.LOG_INFO, "started %s, pid %d" % (" ".join(self.o.argv), pid))
+        self.spawned_at = time.time()
         if self.health:
             self.health.schedule_first(self.sys.now())
+        self.publish()
+
+    def publish(self):
+        """Rewrite the service's textfile (promfile) after a change of
+        state: a start, an exit, a health result, the end.  Never on a
+        timer, and never the end of supervision (publish does not raise)."""
+        if self.prom is None:
+            return
+        h = self.health
+        up = self.pid is not None
+        self.prom.publish({
+            "up": 1 if up else 0, "failed": 1 if self.phase == FAILED else 0,
+            "start_time": self.spawned_at if up else None, "restarts": self.restarts,
+            "last_exit": self.last_exit,
+            "health": (None if h is None or not up else
+                       "hidden" if h.hidden else self.writer.get("healthcheck")),
+            "health_runs": h.runs if h else None,
+            "health_failures": h.failed_total if h else None,
+            "watchdog_misses": None})
+        if self.prom.complaint:
+            self.log(syslog.LOG_WARNING, self.prom.complaint)
 
     def _start_daemon(self, report, stdio, keep, extra_env, before=None, after=None, lazy=False):
         """In the worker: the daemon's process setup and exec (child.spawn),
@@ -307,6 +333,8 @@ class Supervisor:
             follow = self.act(action)
             if follow:
                 self.dispatch(follow)
+        if self.phase != before and self.phase not in (RUNNING, RESTARTING):
+            self.publish()      # down (backoff, stopping, over); a start publishes itself
         if self.phase == RUNNING and self.later:
             self.dispatch(self.later.pop(0))
 

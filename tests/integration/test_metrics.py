@@ -172,8 +172,6 @@ def test_a_failed_health_check_reaches_node_exporter_from_runits_watcher(sandbox
 
 
 @needs_parts
-@pytest.mark.xfail(strict=True, reason="needs the native supervisor's promfile hook "
-                   "(supervisor.py, issue 11 §4: see promfile.Publisher)")
 def test_the_native_supervisor_publishes_a_crash_itself(sandbox):
     sb = sandbox("ours")
     world(sb, "native")
@@ -191,8 +189,6 @@ def test_the_native_supervisor_publishes_a_crash_itself(sandbox):
 
 
 @needs_parts
-@pytest.mark.xfail(strict=True, reason="needs the native supervisor to write "
-                   "healthcheck=pending when a daemon starts (health.py schedule_first)")
 def test_native_health_is_pending_until_the_new_daemons_first_check(sandbox):
     sb = sandbox("ours")
     world(sb, "native")

@@ -15,6 +15,9 @@ class State(dict):
     def set(self, k, v):
         self[k] = v
 
+    def set_many(self, values):
+        self.update(values)
+
 
 @pytest.fixture
 def make(tmp_path):
@@ -93,3 +96,27 @@ def test_cancel_kills_a_running_check(make):
 def test_phases_are_plain_strings():
     assert (health.IDLE, health.WAITING, health.CHECKING, health.UNHEALTHY, health.HIDDEN) == (
         "idle", "waiting", "checking", "unhealthy", "hidden")
+
+
+def test_results_are_counted_and_a_new_daemon_is_pending(make):
+    """health_runs / health_failures since the start, and `pending` until
+    the first check of each daemon (status and metrics read them)."""
+    h, _ = make("exit 0")
+    h.schedule_first(100.0)
+    assert h.state["healthcheck"] == "pending"
+    h.tick(101.0)
+    finish(h, 101.5)
+    assert h.state["healthcheck"] == "ok"
+    assert (h.state["health_runs"], h.state["health_failures"]) == (1, 0)
+    h.schedule_first(200.0)                  # a new daemon
+    assert h.state["healthcheck"] == "pending" and h.state["health_runs"] == 1
+
+
+def test_delay_alone_checks_each_daemon_once(make):
+    h, _ = make("exit 0", timer=0, delay=1000)
+    h.schedule_first(100.0)
+    h.tick(101.0)
+    finish(h, 101.5)
+    assert h.phase == IDLE and h.deadline() is None
+    h.schedule_first(200.0)
+    assert h.phase == WAITING and h.deadline() == 201.0
