@@ -57,12 +57,18 @@ def main(argv=None):
 
 
 def default_pidfile(svc):
-    """OpenRC's default, /var/run/supervise-SVC.pid; a user service's (user
-    mode, or any non-root caller) is in its own service dir, where that
-    user can write it and where it cannot collide with a system service's."""
+    """OpenRC's default: /var/run/supervise-SVC.pid, and in user mode
+    $XDG_RUNTIME_DIR/supervise-SVC.pid (supervise-daemon.c, 0.60 to
+    master), where that user can write it and where it cannot collide with
+    a system service's.  Where OpenRC would have no answer (user mode
+    without XDG_RUNTIME_DIR, or a non-root caller outside user mode, which
+    cannot write /var/run), the service dir."""
+    name = "supervise-%s.pid" % svc
+    if rcstate.user_mode() and os.environ.get("XDG_RUNTIME_DIR"):
+        return os.path.join(os.environ["XDG_RUNTIME_DIR"], name)
     if rcstate.user_mode() or os.geteuid() != 0:
-        return os.path.join(rcstate.svcdir(), "supervise-%s.pid" % svc)
-    return "/var/run/supervise-%s.pid" % svc
+        return os.path.join(rcstate.svcdir(), name)
+    return "/var/run/" + name
 
 
 # -- start ---------------------------------------------------------------

@@ -52,7 +52,7 @@ def test_a_non_root_user_starts_signals_and_stops_a_service(sandbox, flags, user
     _user_runtime(sb)
     r = _sd(sb, "--start", *DAEMON, env=user_env, flags=flags)
     assert r.returncode == 0, r.stdout + r.stderr
-    pidfile = SVCDIR + "/supervise-svc.pid"
+    pidfile = RUNTIME + "/supervise-svc.pid"      # OpenRC's: $XDG_RUNTIME_DIR
     sup = wait_for(lambda: _pid(sb, pidfile), 10, what="the default pidfile in the user's svcdir")
     assert sb.alive(sup)
     assert sb.exists(SVCDIR + "/supervise-svc.ctl")
@@ -93,14 +93,14 @@ def test_a_user_service_runs_beside_a_system_service_of_the_same_name(sandbox):
 
     r = _sd(sb, "--start", *DAEMON)
     assert r.returncode == 0, r.stdout + r.stderr      # not "already running"
-    user_sup = wait_for(lambda: _pid(sb, SVCDIR + "/supervise-svc.pid"), 10, what="user pidfile")
+    user_sup = wait_for(lambda: _pid(sb, RUNTIME + "/supervise-svc.pid"), 10, what="user pidfile")
     assert user_sup != sys_sup and sb.alive(sys_sup) and sb.alive(user_sup)
 
     # root's own user services are apart from the system's too
     r = sb.run(*launcher.argv(), "svc", "-U", "--start", "/bin/sleep", "1001",
                env={"RC_SVCNAME": "svc", "XDG_RUNTIME_DIR": "/run/user/0"})
     assert r.returncode == 0, r.stdout + r.stderr
-    root_user_sup = wait_for(lambda: _pid(sb, "/run/user/0/openrc/supervise-svc.pid"), 10,
+    root_user_sup = wait_for(lambda: _pid(sb, "/run/user/0/supervise-svc.pid"), 10,
                              what="root's user pidfile")
     assert len({sys_sup, user_sup, root_user_sup}) == 3
 

@@ -132,7 +132,7 @@ def test_a_user_service_starts_reloads_reports_and_stops_as_its_user(sandbox):
     # supervisor and daemon are nobody's; the state is in nobody's service dir
     wait_for(lambda: len(procs_of(sb, "nobody")) >= 2, 10, what="supervisor and daemon")
     assert sb.read(svcdir("nobody") + "/options/svc/sv_backend").strip() == "native"
-    assert sb.exists(svcdir("nobody") + "/supervise-svc.pid")
+    assert sb.exists(runtime("nobody") + "/supervise-svc.pid")     # OpenRC's default
     assert owners_under(sb, runtime("nobody")) == {65534}
     assert not sb.exists("/run/openrc/options/svc") and not sb.exists("/run/supervise-svc.pid")
     assert not sb.exists("/run/openrc-sv")
@@ -147,7 +147,7 @@ def test_a_user_service_starts_reloads_reports_and_stops_as_its_user(sandbox):
     r = as_user(sb, "nobody", "stop")
     assert r.returncode == 0, r.stdout + r.stderr
     wait_for(lambda: not procs_of(sb, "nobody"), 10, what="nothing of nobody's left")
-    assert not sb.exists(svcdir("nobody") + "/supervise-svc.pid")
+    assert not sb.exists(runtime("nobody") + "/supervise-svc.pid")
     assert not sb.exists(svcdir("nobody") + "/options/svc")
     r = as_user(sb, "nobody", "status")
     assert r.returncode == 3, r.stdout + r.stderr
@@ -218,7 +218,7 @@ def comm(sb, pid):
 
 
 def supervisor_of(sb, user):
-    return wait_for(lambda: pid_in(sb, svcdir(user) + "/supervise-svc.pid"), 10,
+    return wait_for(lambda: pid_in(sb, runtime(user) + "/supervise-svc.pid"), 10,
                     what=user + "'s supervisor")
 
 

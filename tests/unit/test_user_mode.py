@@ -71,11 +71,14 @@ def test_default_pidfile_system(env):
     assert supervise_daemon.default_pidfile("svc") == "/var/run/supervise-svc.pid"
 
 
-def test_default_pidfile_user_mode_is_in_the_service_dir(env):
+def test_default_pidfile_user_mode_is_in_xdg_runtime_dir_as_openrcs(env):
+    # supervise-daemon.c (0.60 to master): rc_is_user() ? XDG_RUNTIME_DIR : /var/run
     env.setattr(os, "geteuid", lambda: 0)       # root's own user services too
     env.setenv("RC_USER_SERVICES", "yes")
     env.setenv("XDG_RUNTIME_DIR", "/run/user/0")
-    assert supervise_daemon.default_pidfile("svc") == "/run/user/0/openrc/supervise-svc.pid"
+    assert supervise_daemon.default_pidfile("svc") == "/run/user/0/supervise-svc.pid"
+    env.setenv("RC_SVCDIR", "/run/user/0/elsewhere")
+    assert supervise_daemon.default_pidfile("svc") == "/run/user/0/supervise-svc.pid"
 
 
 def test_default_pidfile_follows_rc_svcdir_for_a_non_root_caller(env):
