@@ -118,6 +118,28 @@ def start(opts):
         return _start_locked(opts, st, pidfile, lock)
 
 
+def respawn_warnings(opts):
+    """What OpenRC's binary warns about at --start, with its words, under
+    the rules of the OpenRC in use: a period too short for respawn_max
+    delays (before 0.62 a period of 0, the lifetime, warns too, as 0.45
+    does), and (0.62+) a delay above the cap the step grows it to."""
+    out = []
+    o = opts
+    current = o.rules is not None and o.rules.raw_strings
+    if current:
+        if o.respawn_period_ms > 0 and o.respawn_delay_ms * o.respawn_max > o.respawn_period_ms:
+            out.append("Please increase the value of --respawn-period to more than %d to "
+                       "avoid infinite respawning" % ((o.respawn_delay_ms * o.respawn_max + 500)
+                                                      // 1000))
+        if o.respawn_delay_step_ms > 0 and o.respawn_delay_ms > o.respawn_delay_cap_ms:
+            out.append("Please increase the value of --respawn-delay (%dms) to more than "
+                       "--respawn-delay-cap (%dms)" % (o.respawn_delay_ms, o.respawn_delay_cap_ms))
+    elif (o.respawn_delay_ms // 1000) * o.respawn_max > o.respawn_period_ms // 1000:
+        out.append("Please increase the value of --respawn-period to more than %d to avoid "
+                   "infinite respawning" % ((o.respawn_delay_ms // 1000) * o.respawn_max))
+    return out
+
+
 def _start_locked(opts, st, pidfile, lock):
     pid = supervisor_alive(st, pidfile)
     if pid:
@@ -126,6 +148,8 @@ def _start_locked(opts, st, pidfile, lock):
                 and rec[2] == opts.argv):
             return _adopt(opts, st, rec)
         raise UserError("%s is already running (supervisor pid %d)" % (opts.exec, pid))
+    for warning in respawn_warnings(opts):
+        sys.stderr.write(" * %s: %s\n" % (opts.svcname, warning))
     from . import orphans
     orphans.stop_orphan(st, opts.stop_schedule(), say=_say)
 

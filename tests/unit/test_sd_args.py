@@ -258,3 +258,23 @@ def test_the_restart_policy_options_are_ours_and_default_to_openrcs_behaviour():
                        "/bin/true"], {"RC_SVCNAME": "svc"})
     assert (o.respawn_on, o.respawn_stop_exits, o.respawn_delay_factor,
             o.respawn_reset_after_ms) == ("signal", {78}, 1500, 120000)
+
+
+def test_start_warns_as_openrc_does_about_respawn_settings():
+    """OpenRC's binary's two warnings at --start, in its words, per the
+    rule set of the OpenRC in use (its supervise-daemon.c at 0.45 and 0.63)."""
+    from openrc_sv.supervise_daemon import respawn_warnings
+
+    def warn(compat, *args):
+        return respawn_warnings(sd_args.parse(["svc", "--start", "--compat", compat] + list(args)
+                                              + ["/bin/true"], {"RC_SVCNAME": "svc"}))
+    assert warn("0.62") == []
+    assert warn("0.62", "--respawn-delay", "5", "--respawn-max", "10", "--respawn-period", "12") == [
+        "Please increase the value of --respawn-period to more than 50 to avoid infinite respawning"]
+    assert warn("0.62", "--respawn-delay", "40", "--respawn-period", "0") == [
+        "Please increase the value of --respawn-delay (40000ms) to more than "
+        "--respawn-delay-cap (30000ms)"]
+    # 0.45: the lifetime (period 0) warns as soon as there is a delay.
+    assert warn("0.45", "--respawn-delay", "2", "--respawn-max", "3") == [
+        "Please increase the value of --respawn-period to more than 6 to avoid infinite respawning"]
+    assert warn("0.45") == []
