@@ -141,9 +141,11 @@ def _given_at_exec(name):
 
 
 def _reset_signals():
+    # _SIGDEF's signals, as posix_spawn resets them: the interpreter ignores
+    # SIGXFSZ from its start, and an ignored signal stays ignored across
+    # exec (a daemon writing past RLIMIT_FSIZE must die of it, as under C).
     signal.set_wakeup_fd(-1)
-    for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-              signal.SIGUSR1, signal.SIGQUIT, signal.SIGPIPE, signal.SIGALRM):
+    for s in _SIGDEF:
         signal.signal(s, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 

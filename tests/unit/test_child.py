@@ -46,16 +46,20 @@ def test_the_daemon_gets_its_own_session_default_signals_and_a_clean_environment
     monkeypatch.setenv("RC_SVCNAME", "svc")
     monkeypatch.setenv("EINFO_QUIET", "yes")
     s = setup_for("--env", "FOO=bar baz", fast=fast)
-    old = signal.signal(signal.SIGPIPE, signal.SIG_IGN)     # as in the supervisor
+    # SIGPIPE as the supervisor ignores it; SIGXFSZ as every Python
+    # interpreter does from its start: ignored across exec unless reset.
+    old = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGPIPE, signal.SIGXFSZ)}
     try:
         pid = child.spawn(s, ["/bin/sleep", "30"], (devnull, devnull, devnull))
     finally:
-        signal.signal(signal.SIGPIPE, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
     try:
         wait_exec(pid, "/bin/sleep")
         assert os.getsid(pid) == pid
         ignored = int(proc_status(pid, "SigIgn"), 16)
         assert not ignored & (1 << (signal.SIGPIPE - 1))
+        assert not ignored & (1 << (signal.SIGXFSZ - 1))
         with open("/proc/%d/environ" % pid, "rb") as f:
             env = dict(e.split(b"=", 1) for e in f.read().split(b"\0") if b"=" in e)
         assert env[b"FOO"] == b"bar baz"
