@@ -84,15 +84,10 @@ def _become_supervisor(listener, conn, request, report_fd, ctx, ready_fd, go_fd)
             os._exit(0)
         os.close(go_fd)
         argv, env, _cwd, _umask, keys, written = request
-        os.environ.clear()
-        os.environ.update(env)
-        sys.argv = argv
-        from . import daemonize, sd_args
-        from .rcstate import ServiceState
-        opts = sd_args.parse(argv[1:], env)
-        pidfile = opts.pidfile or ServiceState(opts.svcname).get("pidfile")
-        _set_name("sv-" + opts.svcname)
-        daemonize.run_supervisor(opts, ServiceState(opts.svcname), pidfile, report_fd, keys, written)
+        # The environment and the parsing stay out of our pages (leanstart).
+        from . import leanstart
+        leanstart.run(argv, env, report_fd, keys, written,
+                      name=lambda svc: _set_name("sv-" + svc))
     except BaseException as e:          # report, never fall back into the server's loop
         try:
             os.write(report_fd, ("fork server: %s" % e).encode())
@@ -128,7 +123,8 @@ def serve(path, merge_pages=False):
     # Everything a supervisor runs, imported once, here, to be shared.
     from . import (child, convert, daemonize, health, logpipes, orphans,  # noqa: F401
                    procinfo, rcstate, sd_args, stopper, supervise_daemon, supervisor)
-    from . import forkserver_context
+    from . import forkserver_context, leanstart, worker  # noqa: F401
+    import marshal  # noqa: F401
     import select  # noqa: F401
     import syslog  # noqa: F401
     os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
@@ -143,6 +139,8 @@ def serve(path, merge_pages=False):
     listener.listen(64)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _warm_up(sd_args, procinfo, forkserver_context)
+    # The workers' subreaper call, built once here and shared (worker.py).
+    worker.prepare()
     # Children are double-forked and reaped at once; no SIGCHLD handling.
     gc.collect()
     gc.freeze()

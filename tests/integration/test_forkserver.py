@@ -275,3 +275,98 @@ def test_the_init_script_passes_merge_pages_from_conf_d(sandbox):
         assert "[heap]" in merged_mappings(sb, sup)
     assert sb.rc("mc", "stop").returncode == 0
     assert sb.rc("openrc-sv-forkserver", "--nodeps", "stop").returncode == 0
+
+
+# -- the request's environment, kept without making it the supervisor's own -----------
+
+ENV_SCRIPT = """#!/sbin/openrc-run
+supervisor=supervise-daemon
+command=/bin/sleep
+command_args=1000
+healthcheck_timer=1
+healthcheck() {
+    # What the supervisor passed to openrc-run (which filters what it passes on)
+    tr '\\0' '\\n' < /proc/$PPID/environ | sort > /run/%(svc)s.hc.new
+    mv /run/%(svc)s.hc.new /run/%(svc)s.hc
+}
+"""
+# nice makes every respawn a fork (posix_spawn cannot renice): the
+# daemon's setup is then made in the forked child, from the request's
+# environment.
+ENV_CONF = "export SSD_NICELEVEL=3 ENV_FROM_CONF=conf\n"
+# What the server's own environment has that no service's may get: its own
+# init script's name (openrc-run exported it), a variable of its own, a
+# LANG other than the callers'.
+SERVER_ENV = {"RC_SERVICE": "/etc/init.d/openrc-sv-forkserver", "RC_SVCNAME": "openrc-sv-forkserver",
+              "FS_SERVER_ONLY": "server", "LANG": "POSIX"}
+
+
+def per_run(variables):
+    """Without the values that differ from one start to the next: pids
+    (openrc-run's RC_OPENRC_PID, RC_RUNSCRIPT_PID), the re-exec's hand-off."""
+    return [v.split("=")[0] if v.split("=")[0].endswith("_PID") or v.startswith("OPENRC_SV_REEXEC=")
+            else v for v in variables]
+
+
+def environ_of(sb, pid):
+    return per_run(sorted(v for v in sb.read("/proc/%d/environ" % pid).split("\0") if v))
+
+
+def health_env(sb, svc):
+    """The environment of the service's next health check."""
+    path = "/run/%s.hc" % svc
+    sb.run("rm", "-f", path, check=True)
+    wait_for(lambda: sb.exists(path), 10, what="a health check of %s" % svc)
+    return per_run(sb.read(path).splitlines())
+
+
+def look_at_environments(sb, svc):
+    """The environments of everything the supervisor starts or becomes:
+    its daemon (start, forked respawn), its health checks, and itself
+    re-executed (SIGHUP) with what it respawns then."""
+    assert sb.rc(svc, "start").returncode == 0
+    sup = supervisor_pid(sb, svc)
+    seen = {"forked_by_server": comm(sb, sup) == "sv-" + svc}
+    first = int(sb.value(svc, "child_pid"))
+    seen["daemon"] = environ_of(sb, first)
+    seen["health"] = health_env(sb, svc)
+    sb.run("kill", "-9", str(first), check=True)
+    wait_for(lambda: sb.value(svc, "child_pid") not in (None, str(first)), 10, what="respawn")
+    seen["respawned"] = environ_of(sb, int(sb.value(svc, "child_pid")))
+    sb.run("kill", "-HUP", str(sup), check=True)
+    wait_for(lambda: "--reexec" in sb.read("/proc/%d/cmdline" % sup).split("\0"), 10,
+             what="the supervisor's re-exec")
+    seen["reexec"] = environ_of(sb, sup)
+    seen["health_after"] = health_env(sb, svc)
+    daemon = int(sb.value(svc, "child_pid"))
+    sb.run("kill", "-9", str(daemon), check=True)
+    wait_for(lambda: sb.value(svc, "child_pid") not in (None, str(daemon)), 10,
+             what="respawn by the re-executed supervisor")
+    seen["respawned_after"] = environ_of(sb, int(sb.value(svc, "child_pid")))
+    assert sb.rc(svc, "stop").returncode == 0
+    wait_for(lambda: not sb.alive(sup), 10, what="supervisor exit")
+    return seen
+
+
+def test_a_served_supervisor_passes_on_the_requests_environment_not_the_servers(sandbox):
+    """The fork server's supervisor reads the request's environment without
+    making it its own (leanstart): the daemon, each respawn, the health
+    checks and the supervisor re-executed on SIGHUP see exactly what they
+    see under a supervisor forked by --start, and nothing of the server's."""
+    sb = sandbox("ours")
+    svc = "fsenv"
+    sb.install_script(svc, ENV_SCRIPT % {"svc": svc}, ENV_CONF)
+    alone = look_at_environments(sb, svc)
+    server = sb.spawn(our_script("openrc-sv-forkserver"), "--socket", SOCK, env=SERVER_ENV)
+    wait_for(lambda: sb.exists(SOCK), 10, what="fork server socket")
+    served = look_at_environments(sb, svc)
+    assert not alone["forked_by_server"] and served["forked_by_server"]
+    # Not vacuous: the service's and the caller's variables are there.
+    assert "ENV_FROM_CONF=conf" in served["daemon"] and "LANG=C.UTF-8" in served["daemon"]
+    assert "RC_SVCNAME=%s" % svc in served["reexec"]
+    for key in ("health", "health_after"):
+        assert "LANG=C.UTF-8" in served[key] and "RC_SVCNAME=%s" % svc in served[key]
+    for key in set(alone) - {"forked_by_server"}:
+        assert served[key] == alone[key], key
+        assert "FS_SERVER_ONLY" not in str(served[key]) and "LANG=POSIX" not in served[key], key
+    server.kill()
