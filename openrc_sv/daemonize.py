@@ -36,12 +36,15 @@ def _build(opts, st, pidfile, ctl, workers=True):
     # With workers, the daemon's Setup is made in each of them, never here.
     setup = (lambda: child.Setup(opts, libexecdir())) if workers else child.Setup(opts, libexecdir())
     sup = Supervisor(opts, st, pidfile, setup, ctl, System(workers))
-    if opts.healthcheck_timer_ms or opts.healthcheck_delay_ms:
+    if opts.healthcheck_timer_ms or opts.healthcheck_delay_ms or opts.watchdog_timer_ms:
         from .health import HealthCheck
         # Its writes go through the supervisor's writer: a full /run is
-        # retried, never the end of supervision.
+        # retried, never the end of supervision.  A watchdog alone needs
+        # it for `unhealthy` after a miss (within the timeout, else the
+        # watchdog's interval).
         sup.health = HealthCheck(_service_script(st), opts.healthcheck_timer_ms,
-                                 opts.healthcheck_delay_ms, opts.healthcheck_timeout_ms,
+                                 opts.healthcheck_delay_ms,
+                                 opts.healthcheck_timeout_ms or opts.watchdog_timer_ms,
                                  sup.writer, sup.log)
         sup.health.on_result = sup.publish
     return sup
@@ -121,6 +124,7 @@ def resume_supervisor(opts, st, spec):
     st.set("supervisor_ident", procinfo.identity(os.getpid()))
     if sup.health:
         sup.health.schedule_first(time.monotonic())
+    _resume_watchdog(opts, st, sup)
     # The daemon may have exited while we were exec'ing: the loop reaps it.
     os.kill(os.getpid(), signal.SIGCHLD)
     code = sup.run()
@@ -187,29 +191,70 @@ def _prepare_notify(opts, st, sup):
             finally:
                 os.close(r)
         return wait_fd
-    import socket
     path = st.notify_socket_path()
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-    sock.bind(path)
-    if opts.user:
-        os.chown(path, opts.user[0], opts.user[1])
+    sock = _bind_notify(path, opts)
 
     def wait_socket(sup):
+        kept = False
         try:
             _wait_ready(sup, sock.fileno(), timeout,
                         lambda data: any(l.strip() == b"READY=1" for l in data.split(b"\n")),
                         recv=lambda: sock.recv(4096))
+            if sup.watchdog:
+                # Fed from now on: READY=1 was its first keepalive.
+                sup.watch_notify(sock, time.monotonic())
+                kept = True
         finally:
-            sock.close()
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            if not kept:
+                sock.close()
+                try:
+                    os.unlink(path)
+                except OSError:
+                    pass
     return wait_socket
+
+
+def _bind_notify(path, opts):
+    """The notify socket, bound at path: writable by root and the daemon's
+    user only (sending to a socket needs write permission on it), so that
+    nobody else can speak for the daemon.  _socket: the socket module
+    would import enum and more into the long-lived supervisor."""
+    import _socket
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.bind(path)
+        os.chmod(path, 0o600)
+        if opts.user:
+            os.chown(path, opts.user[0], opts.user[1])
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _resume_watchdog(opts, st, sup):
+    """A re-executed supervisor: the old notify socket closed with the
+    exec; a fresh one at the same path gets the daemon's next keepalive
+    (sd_notify sends to the path each time), and the count goes on."""
+    if not sup.watchdog:
+        return
+    try:
+        sup.watchdog.misses = int(st.get(statekeys.WATCHDOG_MISSES) or 0)
+    except ValueError:
+        pass
+    try:
+        sock = _bind_notify(st.notify_socket_path(), opts)
+    except OSError as e:
+        sup.log(syslog.LOG_ERR, "watchdog off until the next start: cannot bind %s: %s"
+                % (st.notify_socket_path(), e.strerror))
+        sup.watchdog = None
+        return
+    sup.watch_notify(sock)
+    sup.watchdog.rearm(time.monotonic())
 
 
 def _wait_ready(sup, fd, timeout, is_ready, recv=None):
@@ -218,7 +263,6 @@ def _wait_ready(sup, fd, timeout, is_ready, recv=None):
     p = select.poll()
     p.register(fd, select.POLLIN)
     p.register(sup.wake_r, select.POLLIN)
-    seen = b""
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
@@ -229,8 +273,9 @@ def _wait_ready(sup, fd, timeout, is_ready, recv=None):
                 data = recv() if recv else os.read(fd, 4096)
                 if not data and not recv:
                     raise UserError("%s closed its readiness fd without reporting ready" % sup.o.exec)
-                seen += data
-                if is_ready(seen):
+                # Each read alone (a datagram is a whole message; the fd's
+                # word is a newline): nothing kept, whatever the daemon sends.
+                if is_ready(data):
                     return
             else:
                 try:

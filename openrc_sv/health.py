@@ -5,6 +5,11 @@ everything it started), with a deadline (--healthcheck-timeout, default the
 timer): a check that hangs counts as failed and is killed, and the
 supervisor keeps handling signals, the fifo and the daemon meanwhile.
 
+A watchdog miss (--watchdog-timer) is handled as a failed check:
+run_unhealthy() runs `unhealthy` and hands over the same verdict.  With a
+watchdog and no timer nor delay, this object only does that (checks is
+False: nothing is scheduled, nothing counted).
+
 When an init script's extra_commands leaves out `healthcheck` (openrc-run
 then answers "unknown function"), OpenRC's supervisor kills the daemon on
 every tick.  We recognise that answer, say so once in syslog and in the
@@ -34,11 +39,14 @@ HIDDEN = "hidden"          # the script has no healthcheck command: off for good
 class HealthCheck:
     def __init__(self, script, timer_ms, delay_ms, timeout_ms, state, log, setup_env=None):
         """timer_ms 0 (healthcheck_delay alone): one check, delay_ms after
-        each start of a daemon, as OpenRC's supervise-daemon does."""
+        each start of a daemon, as OpenRC's supervise-daemon does.  Both 0
+        (a watchdog alone): no checks, `unhealthy` only (run_unhealthy),
+        with timeout_ms as its deadline."""
         self.script = script
         self.timer = timer_ms / 1000.0
         self.delay = (delay_ms or timer_ms) / 1000.0
         self.timeout = (timeout_ms or timer_ms or delay_ms) / 1000.0
+        self.checks = bool(timer_ms or delay_ms)
         self.state = state
         self.log = log
         self.phase = IDLE
@@ -52,6 +60,7 @@ class HealthCheck:
         self.runs = 0             # checks run to a result, since the start,
         self.failed_total = 0     # and of those, failed or timed out
         self.on_result = None     # called after each result (the textfile)
+        self.after = IDLE         # the phase once `unhealthy` is over (HIDDEN stays)
 
     @property
     def hidden(self):
@@ -60,15 +69,27 @@ class HealthCheck:
     # scheduling --------------------------------------------------------
     def schedule_first(self, now):
         """A new daemon: pending until its first check."""
-        if self.phase != HIDDEN:
+        if self.checks and self.phase != HIDDEN:
             self.state.set("healthcheck", "pending")
             self._wait(now + self.delay)
+
+    def run_unhealthy(self, now):
+        """A watchdog miss: `unhealthy` now, then the verdict "restart", as
+        after a failed check (a check under way is killed, uncounted; an
+        `unhealthy` already running will do)."""
+        if self.phase == UNHEALTHY:
+            return
+        if self.pid is not None:
+            self._kill()
+        self.after = HIDDEN if self.phase == HIDDEN else IDLE
+        self._run(UNHEALTHY, now)
 
     def cancel(self):
         if self.pid is not None:
             self._kill()
         if self.phase != HIDDEN:
-            self.phase, self.next_at = IDLE, None
+            self.phase, self.next_at = (self.after if self.phase == UNHEALTHY else IDLE), None
+        self.after = IDLE
 
     def deadline(self):
         if self.pid is not None:
@@ -95,7 +116,7 @@ class HealthCheck:
             if what == CHECKING:
                 self._failed(now, "timeout")
             else:
-                self.phase = IDLE
+                self.phase, self.after = self.after, IDLE
                 return "restart"
         elif self.phase == WAITING and now >= self.next_at:
             self.next_at = None
@@ -140,7 +161,7 @@ class HealthCheck:
                 self._failed(now, "exit %d" % os.WEXITSTATUS(status) if os.WIFEXITED(status)
                              else "signal %d" % os.WTERMSIG(status))
         else:
-            self.phase = IDLE
+            self.phase, self.after = self.after, IDLE
             self.verdict = "restart"
 
     # internals ----------------------------------------------------------------

@@ -30,6 +30,7 @@ LONG = [
     "start", "stop", "signal=", "verbose", "quiet", "nocolor", "help", "version",
     "user-mode", "compat=", "ready=",
     "respawn-on=", "respawn-stop-status=", "respawn-delay-factor=", "respawn-reset-after=",
+    "watchdog-timer=",
 ]
 # 0.45's supervise-daemon.sh passes --no_new_privs (sic); C getopt rejects it,
 # we accept it.  -U is OpenRC's user mode (0.60+, its common options spell
@@ -40,7 +41,8 @@ LONG = [
 # the restart policy's --respawn-on, --respawn-stop-status,
 # --respawn-delay-factor and --respawn-reset-after (see respawnpolicy):
 # the plugin passes them from conf.d, supervise-daemon.sh users through
-# supervise_daemon_args; OpenRC's binary refuses them.
+# supervise_daemon_args; OpenRC's binary refuses them.  So is
+# --watchdog-timer (see watchdog.py), which needs --notify socket:ready.
 
 
 def gnu_getopt(args, short, longs):
@@ -147,6 +149,7 @@ class Options:
         self.pidfile = None
         self.notify = None
         self.notify_timeout_ms = 60000
+        self.watchdog_timer_ms = 0        # --watchdog-timer; 0: no watchdog
         self.stop_group = False
         self.verbose = False
         self.quiet = False
@@ -234,6 +237,10 @@ def parse(argv, environ=None, rules=None):
         _respawn(opts, rules, given)
     if not opts.healthcheck_timeout_ms:
         opts.healthcheck_timeout_ms = opts.healthcheck_timer_ms or opts.healthcheck_delay_ms
+    if opts.watchdog_timer_ms and opts.mode in ("start", "reexec"):
+        from .watchdog import check
+        check("--watchdog-timer", given["--watchdog-timer"][1], opts.notify,
+              "--notify socket:ready")
     return opts
 
 
@@ -341,6 +348,8 @@ def _apply(o, flag, val):
         o.pidfile = val
     elif f in ("--notify", "--ready"):
         o.notify = convert.notify(f, val)
+    elif f == "--watchdog-timer":
+        o.watchdog_timer_ms = convert.duration_ms(f, val, minimum=1)
     elif f == "--notify-timeout":
         o.notify_timeout_ms = convert.duration_ms(f, val, minimum=1)
     elif f in ("-G", "--stop-group"):

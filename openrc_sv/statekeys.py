@@ -16,13 +16,15 @@ and how `--stop` and a start that takes a supervisor back read them.
                         good) belongs to the run before this start
 
 The supervisor adds its own: supervisor_ident, child_pid, child_ident,
-start_time, start_count, restarts, last_exit, healthcheck.
+start_time, start_count, restarts, last_exit, healthcheck (ok, failing,
+pending, hidden; "watchdog" while a watchdog miss restarts the daemon),
+and with --watchdog-timer watchdog_misses (WATCHDOG_MISSES).
 """
 
 from .convert import format_factor, format_ms, format_statuses
 
 SUPERVISOR_KEYS = ("supervisor_ident", "child_pid", "child_ident", "start_time",
-                   "start_count", "restarts", "last_exit", "healthcheck")
+                   "start_count", "restarts", "last_exit", "healthcheck", "watchdog_misses")
 
 # Why a service is down for good, in words ("stop status: exit 78",
 # "respawned more than 10 times within 12sec (last: exit 1)"): written by

@@ -3,9 +3,11 @@
 One event loop, no polling: signals arrive through a wakeup fd
 (signal.set_wakeup_fd), the control fifo and the output pipes are polled
 for input, and every timer (respawn delay, next health check, health-check
-timeout, stop-schedule step, logger restart, state-write retry) is a
-monotonic deadline that sets the poll timeout.  With nothing due the loop
-sleeps in poll() with no timeout: an idle supervisor never wakes up.
+timeout, stop-schedule step, logger restart, state-write retry, the
+watchdog's deadline) is a monotonic deadline that sets the poll timeout.
+With nothing due the loop sleeps in poll() with no timeout: an idle
+supervisor never wakes up.  (A watchdog's notify socket is polled like the
+pipes; a daemon sending keepalives wakes it, nothing else does.)
 
 The loop turns what it sees into named events, plain tuples:
 
@@ -14,6 +16,7 @@ The loop turns what it sees into named events, plain tuples:
   ("StopRequested", why)     SIGTERM/SIGINT/SIGQUIT, or "stop" on the fifo
   ("StopDeadline",)          a timeout of the stop schedule (--retry) passed
   ("HealthVerdict", "restart")  healthcheck failed and unhealthy ran
+  ("WatchdogMissed",)        no WATCHDOG=1 within the interval (--watchdog-timer)
   ("LoggerExited", pid)      an output logger died
   ("Control", cmd)           ("sig", N) / ("reopen",): the fifo, SIGUSR1
   ("Reexec",)                SIGHUP / --reexec
@@ -38,6 +41,7 @@ from . import sigs as signal
 from . import child, convert, procinfo, promfile, respawnpolicy, worker
 from .logpipes import OutputPipes
 from .rcstate import RetryingWriter
+from .statekeys import WATCHDOG_MISSES
 from .stopper import StopSchedule, run_blocking
 
 # The daemon's phases (plain strings: the enum module costs every
@@ -55,6 +59,7 @@ FAILED = "failed"          # over: gave up (respawn_max, cannot respawn)
 TABLE = {
     (RUNNING,    "DaemonExited"):  "exited",         # -> backoff | failed
     (RUNNING,    "HealthVerdict"): "health_failed",  # -> restarting
+    (RUNNING,    "WatchdogMissed"): "watchdog_missed",  # unhealthy runs, then a HealthVerdict
     (RUNNING,    "StopRequested"): "stop",           # -> stopping
     (RUNNING,    "Reexec"):        "reexec",         # -> running, in a new process image
     (RUNNING,    "SpawnFailed"):   "spawn_failed",   # -> failed
@@ -72,7 +77,7 @@ TABLE = {
 }
 PHASES = (RUNNING, BACKOFF, RESTARTING, STOPPING, DONE, FAILED)
 EVENTS = ("DaemonExited", "RespawnDue", "StopRequested", "StopDeadline", "HealthVerdict",
-          "LoggerExited", "Control", "Reexec", "SpawnFailed")
+          "WatchdogMissed", "LoggerExited", "Control", "Reexec", "SpawnFailed")
 
 FORKED = "the daemon forked into the background; set command_args_foreground"
 
@@ -127,7 +132,7 @@ class Supervisor:
         self.state = state
         self.pidfile = pidfile
         self._setup = setup
-        self.fast = False                   # posix_spawn will do (child.prepare_supervisor)
+        self._fast = False                  # posix_spawn will do (child.prepare_supervisor)
         self.ctl = ctl                      # ControlFifo
         self.sys = system or System()
         self.phase = RUNNING
@@ -153,6 +158,14 @@ class Supervisor:
                                      lambda values: self.sys.write_state(state, values))
         self.out = OutputPipes(opts, None, spawn=self._spawn_logger, now=self.sys.now)
         self.notify_fd = None
+        # --watchdog-timer: the deadline (watchdog.py), and the notify
+        # socket it is fed through, kept after READY=1 (watch_notify).
+        self.watchdog = None
+        self.notify_sock = None
+        self.restart_why = None             # "watchdog": the restart under way is its
+        if getattr(opts, "watchdog_timer_ms", 0):
+            from .watchdog import Watchdog
+            self.watchdog = Watchdog(opts.watchdog_timer_ms, opts.notify_timeout_ms)
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         rules = getattr(opts, "rules", None)
         if rules is not None:
@@ -160,6 +173,17 @@ class Supervisor:
             # supervise-daemon, DIFFERENCES): where an admin looks first.
             self.log(syslog.LOG_INFO, "respawn rules of OpenRC %s%s (%s)" % (
                 rules.name, "+" if rules.raw_strings else " to 0.61", rules.why))
+
+    @property
+    def fast(self):
+        """Whether posix_spawn starts the daemon.  Not with a watchdog:
+        WATCHDOG_PID must be the daemon's own pid, known only in a forked
+        child before its exec (see _WatchdogEnv)."""
+        return self._fast and self.watchdog is None
+
+    @fast.setter
+    def fast(self, value):
+        self._fast = value
 
     @property
     def setup(self):
@@ -192,6 +216,12 @@ class Supervisor:
     def failing(self):
         return self.phase == FAILED
 
+    @property
+    def checks(self):
+        """Whether health checks run (a HealthCheck may be there only to
+        run `unhealthy` after a watchdog miss)."""
+        return self._health is not None and self._health.checks
+
     # -- logging -------------------------------------------------------
     def log(self, prio, msg):
         syslog.syslog(prio, "%s: %s" % (self.o.svcname, msg))
@@ -218,6 +248,8 @@ class Supervisor:
             keep[self.o.notify[1]] = self.notify_fd
         if self.o.notify and self.o.notify[0] == "socket":
             extra_env = {"NOTIFY_SOCKET": self.state.notify_socket_path()}
+            if self.watchdog:
+                extra_env = _WatchdogEnv(extra_env, self.watchdog.interval_ms * 1000)
         lazy = self.started_at is None and callable(self._setup)
         (pid, ident, when, env), failed = self._in_worker(lambda report: self._start_daemon(
             report, stdio, keep, extra_env, before, after, lazy), strict=after is not None)
@@ -240,6 +272,14 @@ class Supervisor:
         if self.last_exit:
             # Written now, not at the exit: nothing delays the respawn.
             values["last_exit"] = self.last_exit
+        if self.watchdog:
+            self.watchdog.arm(self.started_at)
+            self.restart_why = None
+            values[WATCHDOG_MISSES] = self.watchdog.misses
+            if not self.checks:
+                # The watchdog is this daemon's only check: pending until
+                # its first keepalive (a health check says it otherwise).
+                values["healthcheck"] = "pending"
         self.writer.set_many(values)
         self.log(syslog.LOG_INFO, "started %s, pid %d" % (" ".join(self.o.argv), pid))
         self.spawned_at = time.time()
@@ -253,17 +293,17 @@ class Supervisor:
         timer, and never the end of supervision (publish does not raise)."""
         if self.prom is None:
             return
-        h = self.health
+        h = self.health if self.checks else None
         up = self.pid is not None
         self.prom.publish({
             "up": 1 if up else 0, "failed": 1 if self.phase == FAILED else 0,
             "start_time": self.spawned_at if up else None, "restarts": self.restarts,
             "last_exit": self.last_exit,
-            "health": (None if h is None or not up else
-                       "hidden" if h.hidden else self.writer.get("healthcheck")),
+            "health": (None if (h is None and not self.watchdog) or not up else
+                       "hidden" if h and h.hidden else self.writer.get("healthcheck")),
             "health_runs": h.runs if h else None,
             "health_failures": h.failed_total if h else None,
-            "watchdog_misses": None})
+            "watchdog_misses": self.watchdog.misses if self.watchdog else None})
         if self.prom.complaint:
             self.log(syslog.LOG_WARNING, self.prom.complaint)
 
@@ -329,6 +369,8 @@ class Supervisor:
         self.phase, actions = getattr(self, "on_" + handler)(ev)
         self.log(syslog.LOG_INFO if self.phase != before else syslog.LOG_DEBUG,
                  "%s --%s--> %s" % (before, name, self.phase))
+        if self.phase != RUNNING and self.watchdog:
+            self.watchdog.disarm()      # watched again from the next spawn
         for action in actions:
             follow = self.act(action)
             if follow:
@@ -362,6 +404,10 @@ class Supervisor:
                                                restart=restart)
         if d.action in (respawnpolicy.RESPAWN, respawnpolicy.GIVE_UP):
             self.restarts += 1
+        if d.over and restart and self.restart_why == "watchdog":
+            # The kind of reason status shows (backends/base.down_kind).
+            d.reason += "; the last restart was the watchdog's (no WATCHDOG=1 within %s)" \
+                % convert.format_ms(self.watchdog.interval_ms)
         if d.over:
             self.down_reason = d.reason
             acts += [("log", syslog.LOG_WARNING, "%s: not respawned: %s" % (self.o.exec, d.reason)),
@@ -403,8 +449,21 @@ class Supervisor:
         return FAILED, [("log", syslog.LOG_ERR, "cannot respawn: %s" % ev[1]), ("stop_leftovers",)]
 
     def on_health_failed(self, ev):
-        return RESTARTING, [("log", syslog.LOG_WARNING, "health check failed, restarting pid %d"
-                             % self.pid), ("stop_begin",)]
+        why = "watchdog expired" if self.restart_why == "watchdog" else "health check failed"
+        return RESTARTING, [("log", syslog.LOG_WARNING, "%s, restarting pid %d"
+                             % (why, self.pid)), ("stop_begin",)]
+
+    def on_watchdog_missed(self, ev):
+        # As a failed health check: `unhealthy`, then (its HealthVerdict)
+        # the restart through the stop schedule.  The health state says why.
+        n = self.watchdog.missed()
+        self.restart_why = "watchdog"
+        return RUNNING, [
+            ("log", syslog.LOG_WARNING, "watchdog: no WATCHDOG=1 from pid %d within %s "
+             "(miss %d); running unhealthy, then restarting it"
+             % (self.pid, convert.format_ms(self.watchdog.interval_ms), n)),
+            ("write", {WATCHDOG_MISSES: n, "healthcheck": "watchdog"}), ("publish",),
+            ("unhealthy",)]
 
     def on_stop(self, ev):
         acts = [("log", syslog.LOG_INFO, "stopping (%s)" % ev[1]), ("health_cancel",)]
@@ -461,6 +520,12 @@ class Supervisor:
         elif kind == "health_cancel":
             if self.health:
                 self.health.cancel()
+        elif kind == "unhealthy":
+            if not self.health:
+                return ("HealthVerdict", "restart")
+            self.health.run_unhealthy(self.sys.now())
+        elif kind == "publish":
+            self.publish()
         elif kind == "stop_begin":
             self.stopper = StopSchedule(self.o.stop_schedule(), self.pid, self.o.stop_group,
                                         self._send_stop)
@@ -511,6 +576,9 @@ class Supervisor:
             hfd = self.health.output_fd() if self.health else None
             if hfd is not None:
                 want.add(hfd)
+            nfd = self._notify_fd_polled()
+            if nfd is not None:
+                want.add(nfd)
             for fd in watched - want:
                 poller.unregister(fd)
             for fd in want - watched:
@@ -520,17 +588,20 @@ class Supervisor:
                 ready = poller.poll(self._timeout())
             except InterruptedError:
                 ready = []
-            for ev in self.events(ready, hfd):
+            for ev in self.events(ready, hfd, nfd):
                 self.dispatch(ev)
                 if self.phase in (DONE, FAILED):
                     break
         return 1 if self.phase == FAILED else 0
 
-    def events(self, ready, health_fd=None):
+    def events(self, ready, health_fd=None, notify_fd=None):
         """What poll() reported, the children reaped and the deadlines due,
         as events (fd-level work, pumping output, is done here)."""
         evs = []
         for fd, _ in ready:
+            if fd == notify_fd:
+                self._read_notify()
+                continue
             if fd == self.wake_r:
                 evs += self._signals()
             elif fd == self.ctl.fd:
@@ -551,16 +622,66 @@ class Supervisor:
             evs.append(("StopDeadline",))
         if self.health and self.phase == RUNNING and self.health.tick(t) == "restart" and self.pid:
             evs.append(("HealthVerdict", "restart"))
+        if self.watchdog and self.phase == RUNNING and self.pid and self.watchdog.due(t):
+            evs.append(("WatchdogMissed",))
         return evs
 
     def _timeout(self):
         due = [t for t in (self.respawn_at,
                            self.stopper.deadline if self.stopper else None,
                            self.health.deadline() if self.health else None,
+                           self._watchdog_wakeup(),
                            self.out.deadline(), self.writer.retry_at) if t is not None]
         if not due:
             return None                      # idle: sleep until something happens
         return max(0, int((min(due) - self.sys.now()) * 1000) + 1)
+
+    # -- the watchdog: the notify socket, kept after READY=1 ----------------
+    def watch_notify(self, sock, now=None):
+        """Keep reading the notify socket (a _socket.socket bound to
+        NOTIFY_SOCKET) for the watchdog, from now on.  now: when READY=1
+        was read (the start's readiness wait), the daemon's first keepalive."""
+        from .watchdog import KEEPALIVE
+        sock.setblocking(False)
+        self.notify_sock = sock
+        if now is not None and self.watchdog.feed(now, KEEPALIVE) and not self.checks:
+            self.writer.set("healthcheck", "ok")
+            self.publish()
+
+    def _notify_fd_polled(self):
+        if self.notify_sock is None:
+            return None
+        return self.notify_sock.fileno() if self.watchdog.polled(self.sys.now()) else None
+
+    def _watchdog_wakeup(self):
+        if self.watchdog is None:
+            return None
+        if self.phase != RUNNING:
+            return self.watchdog.resume_at      # only the end of a flood's pause
+        return self.watchdog.wakeup()
+
+    def _read_notify(self):
+        """Read what is queued on the notify socket (at most MAX_BATCH
+        datagrams, at most once per Watchdog.gap), keeping nothing but the
+        deadline.  Datagrams from a daemon being restarted or stopped are
+        read and dropped, so that poll() never reports them again."""
+        from .watchdog import MAX_BATCH, MAX_DATAGRAM, TRIGGER, parse
+        t = self.sys.now()
+        wd = self.watchdog
+        if not wd.may_read(t):
+            return
+        found = None
+        for _ in range(MAX_BATCH):
+            try:
+                data = self.notify_sock.recv(MAX_DATAGRAM)
+            except OSError:             # EAGAIN: all read; anything else: next time
+                break
+            what = parse(data)
+            if what == TRIGGER or found is None:
+                found = what if what else found
+        if wd.feed(t, found) and not self.checks:
+            self.writer.set("healthcheck", "ok")
+            self.publish()
 
     def _signals(self):
         try:
@@ -613,6 +734,25 @@ class Supervisor:
         except OSError as e:
             self.log(syslog.LOG_ERR, "unable to re-execute: %s; carrying on" % e.strerror)
             self.install_signals()
+
+
+class _WatchdogEnv:
+    """The daemon's extra environment with systemd's watchdog variables:
+    WATCHDOG_USEC, and WATCHDOG_PID, which libsystemd's sd_watchdog_enabled()
+    compares with getpid() (a wrong one switches the watchdog off in the
+    daemon).  child.spawn merges it into the environment (dict(env, **this))
+    in the forked child just before the exec, where os.getpid() is the
+    daemon's pid: hence a mapping that reads it when asked, and no
+    posix_spawn with a watchdog (Supervisor.fast)."""
+
+    def __init__(self, base, usec):
+        self.base = dict(base, WATCHDOG_USEC=str(usec))
+
+    def keys(self):
+        return list(self.base) + ["WATCHDOG_PID"]
+
+    def __getitem__(self, key):
+        return str(os.getpid()) if key == "WATCHDOG_PID" else self.base[key]
 
 
 def _encode_env(env):

@@ -278,3 +278,26 @@ def test_start_warns_as_openrc_does_about_respawn_settings():
     assert warn("0.45", "--respawn-delay", "2", "--respawn-max", "3") == [
         "Please increase the value of --respawn-period to more than 6 to avoid infinite respawning"]
     assert warn("0.45") == []
+
+
+def test_the_watchdog_timer_is_ours_and_needs_the_notify_socket():
+    o = parse("foo", "--start", "--notify", "socket:ready", "--watchdog-timer", "30s",
+              "/bin/true")
+    assert o.watchdog_timer_ms == 30000
+    assert parse("foo", "--start", "/bin/true").watchdog_timer_ms == 0
+    assert parse("foo", "--start", "--notify=socket:ready", "--watchdog-timer=500ms",
+                 "/bin/true").watchdog_timer_ms == 500
+    # Without the socket nothing could feed it: one line naming both.
+    for extra in ([], ["--notify", "fd:4"]):
+        with pytest.raises(UserError) as e:
+            parse("foo", "--start", *extra, "--watchdog-timer", "30s", "/bin/true")
+        assert str(e.value) == ("--watchdog-timer: '30s' needs --notify socket:ready "
+                                "(the daemon sends WATCHDOG=1 to $NOTIFY_SOCKET)")
+    for bad in ("0", "soon", "1.5"):
+        with pytest.raises(UserError) as e:
+            parse("foo", "--start", "--notify", "socket:ready", "--watchdog-timer", bad,
+                  "/bin/true")
+        assert "--watchdog-timer" in str(e.value) and bad in str(e.value)
+        assert "\n" not in str(e.value)
+    # --stop and --signal never look at it.
+    assert parse("foo", "--stop", "--watchdog-timer", "5").mode == "stop"

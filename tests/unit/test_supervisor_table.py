@@ -18,6 +18,7 @@ SAMPLE = {
     "StopRequested": ("StopRequested", "test"),
     "StopDeadline": ("StopDeadline",),
     "HealthVerdict": ("HealthVerdict", "restart"),
+    "WatchdogMissed": ("WatchdogMissed",),
     "LoggerExited": ("LoggerExited", 4242),
     "Control": ("Control", ("sig", 1)),
     "Reexec": ("Reexec",),
@@ -28,6 +29,7 @@ SAMPLE = {
 EXPECT = {
     (RUNNING, "DaemonExited"): (BACKOFF, []),
     (RUNNING, "HealthVerdict"): (RESTARTING, ["kill 15"]),
+    (RUNNING, "WatchdogMissed"): (RUNNING, ["unhealthy"]),    # then a HealthVerdict
     (RUNNING, "StopRequested"): (STOPPING, ["kill 15"]),
     (RUNNING, "Reexec"): (RUNNING, ["reexec"]),
     (RUNNING, "SpawnFailed"): (FAILED, []),
@@ -54,7 +56,26 @@ EXPECT = {
     (FAILED, "LoggerExited"): (FAILED, []),
 }
 
-OPTS = ("--retry", "TERM/5/KILL/5", "--respawn-max", "1")
+# With a watchdog, the one source of WatchdogMissed.
+OPTS = ("--retry", "TERM/5/KILL/5", "--respawn-max", "1", "--notify", "socket:ready",
+        "--watchdog-timer", "30")
+
+
+class Health:
+    """The health runner, as far as the cells reach it: `unhealthy` is seen."""
+    checks = hidden = False
+
+    def __init__(self, seen):
+        self.seen = seen
+
+    def schedule_first(self, now):
+        pass
+
+    def cancel(self):
+        pass
+
+    def run_unhealthy(self, now):
+        self.seen.append("unhealthy")
 
 
 def put_in(sup, phase):
@@ -78,7 +99,7 @@ def put_in(sup, phase):
 def world(sup, fake, spawned_before):
     seen = ["kill %d" % sig for _, sig in fake.sent]
     seen += ["spawn"] * (fake.spawned - spawned_before)
-    return seen + sup.reexecs
+    return seen + sup.reexecs + sup.unhealthy
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -86,6 +107,8 @@ def world(sup, fake, spawned_before):
 def test_cell(make, monkeypatch, phase, event):
     sup, fake, _ = make(*OPTS)
     sup.reexecs = []
+    sup.unhealthy = []
+    sup.health = Health(sup.unhealthy)
     monkeypatch.setattr(sup, "_reexec", lambda: sup.reexecs.append("reexec"))
     monkeypatch.setattr(sup.out, "child_exited", lambda pid: None)
     put_in(sup, phase)
