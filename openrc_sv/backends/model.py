@@ -23,7 +23,7 @@ KNOWN = (
     "command_background", "directory", "chroot", "umask", "pidfile", "retry", "stopsig",
     "respawn_delay", "respawn_max", "respawn_period", "respawn_delay_step",
     "respawn_delay_cap", "respawn_delay_factor", "respawn_reset_after", "respawn_on",
-    "respawn_stop_status", "healthcheck_timer",
+    "respawn_stop_status", "healthcheck_timer", "watchdog_timer",
     "healthcheck_delay", "healthcheck_timeout", "output_log", "error_log",
     "output_logger", "error_logger", "input_file", "notify", "name", "description",
     "reload_signal", "sv_backend", "supervisor", "capabilities", "secbits",
@@ -80,6 +80,9 @@ class ServiceModel:
     healthcheck_timer_ms: Optional[int] = None
     healthcheck_delay_ms: Optional[int] = None
     healthcheck_timeout_ms: Optional[int] = None
+    # The watchdog (ours, see openrc_sv.watchdog): WATCHDOG=1 at least this
+    # often on the notify socket (notify=socket:ready); None: none.
+    watchdog_timer_ms: Optional[int] = None
     output_log: Optional[str] = None
     error_log: Optional[str] = None
     output_logger: Optional[str] = None
@@ -181,6 +184,14 @@ def from_variables(service, script, variables, args, functions=(), sd_args=None)
     if _opt(v, "notify"):
         convert.notify("notify", v["notify"])
         m.notify = v["notify"]
+    if _opt(v, "watchdog_timer"):
+        m.watchdog_timer_ms = convert.duration_ms("watchdog_timer", v["watchdog_timer"], minimum=1)
+        from .. import watchdog
+        # runit and monit first, whatever notify says: it cannot help there.
+        watchdog.refuse(m, m.backend, v["watchdog_timer"])
+        watchdog.check("watchdog_timer", v["watchdog_timer"],
+                       convert.notify("notify", m.notify) if m.notify else None,
+                       "notify=socket:ready")
     if _opt(v, "reload_signal"):
         m.reload_signal = convert.signal_number("reload_signal", v["reload_signal"])
     if _opt(v, "capabilities"):

@@ -81,6 +81,8 @@ TABLE = [
     ("--healthcheck-delay", _ms("healthcheck_delay_ms"), False),
     ("--healthcheck-timer", _ms("healthcheck_timer_ms"), False),
     ("--healthcheck-timeout", _ms("healthcheck_timeout_ms"), False),
+    # Ours only (openrc_sv.watchdog); needs --notify socket:ready.
+    ("--watchdog-timer", _ms("watchdog_timer_ms"), False),
     ("--user", _attr("user"), True),
     ("--umask", lambda m: "%04o" % m.umask if m.umask is not None else None, True),
     ("--notify", _attr("notify"), False),
@@ -111,6 +113,7 @@ VARIABLES = {
     "--respawn-delay-factor": "respawn_delay_factor",
     "--respawn-reset-after": "respawn_reset_after", "--healthcheck-delay": "healthcheck_delay",
     "--healthcheck-timer": "healthcheck_timer", "--healthcheck-timeout": "healthcheck_timeout",
+    "--watchdog-timer": "watchdog_timer",
     "--user": "command_user", "--umask": "umask", "--notify": "notify",
     "--capabilities": "capabilities", "--secbits": "secbits", "--no-new-privs": "no_new_privs",
     "--stop-group": "stopgroup", "--nicelevel": "SSD_NICELEVEL",

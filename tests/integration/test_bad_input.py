@@ -27,7 +27,9 @@ pytestmark = pytest.mark.integration
 BACKENDS = ["native", "runit", "monit"]
 
 # (variable, value, where: None = the init script; "conf" = conf.d as an
-# export; backends it applies to, None = all)
+# export; backends it applies to, None = all[, other variables the script
+# sets, all good]).  A case naming sv_backend among its other variables
+# must be refused with a line that names the backend too.
 CASES = [
     ("respawn_delay", "\u00b2", None),
     ("respawn_delay", "9" * 5000, None),
@@ -70,6 +72,12 @@ CASES = [
     ("input_file", "/nonexistent", None),
     ("input_file", "/run", None),
     ("notify", "bogus", None),
+    ("watchdog_timer", "soon", None),
+    ("watchdog_timer", "0", None),
+    ("watchdog_timer", "30s", None),                # without notify=socket:ready
+    ("watchdog_timer", "30s", ("native",), {"notify": "fd:3"}),
+    # No notify socket on runit or monit: refused, whatever notify says.
+    ("watchdog_timer", "30s", ("runit", "monit"), {"notify": "socket:ready", "sv_backend": ""}),
     ("capabilities", "^cap_bogus", ("native",)),
     ("secbits", "zz", ("native",)),
     ("no_new_privs", "maybe", None),
@@ -111,10 +119,11 @@ def worlds(tmp_path_factory):
         sb.close()
 
 
-def _install(sb, backend, svc, var, value, where):
+def _install(sb, backend, svc, var, value, where, others=None):
     d = I.statedir(svc)
     sb.run("mkdir", "-p", "-m", "0777", d, check=True)
     variables = {"command": I.DAEMON, "command_args": d}
+    variables.update((k, v) for k, v in (others or {}).items() if k != "sv_backend")
     conf = "sv_backend=%s\n" % backend
     if backend == "monit":
         conf += "monit_conf=/run/monit/monitrc\n"
@@ -165,17 +174,19 @@ def _monit_knows(sb, svc):
 
 @pytest.mark.parametrize("backend, index", PARAMS)
 def test_bad_value_is_one_line_and_leaves_nothing(worlds, backend, index):
-    var, value, where = CASES[index]
+    var, value, where = CASES[index][:3]
+    others = CASES[index][3] if len(CASES[index]) > 3 else {}
     sb = worlds(backend)
     svc = "bad%d" % index
-    _install(sb, backend, svc, var, value, where)
+    _install(sb, backend, svc, var, value, where, others)
     r = sb.rc(svc, "start")
     out = r.stdout + r.stderr
     assert r.returncode != 0, "%s=%r was accepted:\n%s" % (var, value, out)
     assert "Traceback" not in out, out
     # The shell's own complaint about command_args cannot quote it back.
     head = value[:20] if var != "command_args" else ""
-    naming = [line for line in out.splitlines() if var in line and head in line]
+    naming = [line for line in out.splitlines() if var in line and head in line
+              and ("sv_backend=" + backend in line or "sv_backend" not in others)]
     assert naming, "no line names %s and %r:\n%s" % (var, head, out)
     assert all(len(line) < 400 for line in naming), out
     wait_for(lambda: not _leftovers(sb, svc), 15,

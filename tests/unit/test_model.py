@@ -44,6 +44,8 @@ BAD = [
     ("healthcheck_timeout", "5 parsecs"),
     ("notify", "fd:1"),
     ("notify", "socket:maybe"),
+    ("watchdog_timer", "0"),
+    ("watchdog_timer", "often"),
     ("reload_signal", "SIGNOPE"),
     ("reload_signal", "999"),
     ("directory", "/srv/a\nb"),
@@ -193,3 +195,42 @@ def test_settings_that_cannot_go_together_are_one_line_naming_them(variables, me
     with pytest.raises(UserError) as e:
         build(**variables)
     assert e.value.message == message
+
+
+def test_the_watchdog_timer_needs_the_notify_socket_and_reaches_the_supervisor():
+    from openrc_sv.backends.options import in_variables, start_options
+    m = build(notify="socket:ready", watchdog_timer="30s")
+    assert m.watchdog_timer_ms == 30000
+    words = start_options(m)
+    assert words[words.index("--watchdog-timer") + 1] == "30sec"
+    assert "--watchdog-timer" not in start_options(build())
+    assert in_variables("--watchdog-timer: '5' needs ...") == "watchdog_timer: '5' needs ..."
+    for notify in (None, "fd:4"):
+        with pytest.raises(UserError) as e:
+            build(watchdog_timer="30s", **({"notify": notify} if notify else {}))
+        assert e.value.message == ("watchdog_timer: '30s' needs notify=socket:ready "
+                                   "(the daemon sends WATCHDOG=1 to $NOTIFY_SOCKET)")
+
+
+@pytest.mark.parametrize("backend", ["runit", "monit"])
+def test_backends_without_a_notify_socket_refuse_the_watchdog_naming_both(backend):
+    want = ("watchdog_timer: '%%s' is not supported with sv_backend=%s (%s has no notify "
+            "socket for the daemon's keepalives); use sv_backend=native" % (backend, backend))
+    # Whatever notify says: the backend is the reason, not notify.
+    for extra in ({}, {"notify": "socket:ready"}):
+        with pytest.raises(UserError) as e:
+            build(sv_backend=backend, watchdog_timer="30s", **extra)
+        assert e.value.message == want % "30s"
+    want = want % "30sec"
+    # The renderers refuse a model made any other way too.
+    m = build(notify="socket:ready", watchdog_timer="30s")
+    m.backend = backend
+    if backend == "runit":
+        from openrc_sv.backends.runit.render import refuse_unsupported as refuse
+        call = lambda: refuse(m)  # noqa: E731
+    else:
+        from openrc_sv.backends.monit import render as monit_render
+        call = lambda: monit_render.render(m, None)  # noqa: E731
+    with pytest.raises(UserError) as e:
+        call()
+    assert e.value.message == want

@@ -197,6 +197,8 @@ def render_native(model, s):
 
 
 def render(model, s, cycle=None, environ=None):
+    from ... import watchdog
+    watchdog.refuse(model, "monit")
     if s.type == "native":
         return render_native(model, s)
     return render_simple(model, s, cycle or s.cycle or DEFAULT_CYCLE, environ)

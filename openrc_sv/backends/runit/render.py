@@ -39,7 +39,7 @@ How OpenRC's variables map onto runit:
                      through openrc-sv-exec (see log_run_argv).
 
 Refused, with the variable named: notify (runit has no readiness protocol
-for a start to wait on).  supervise_daemon_args means nothing to runit.
+for a start to wait on), and so watchdog_timer (see openrc_sv.watchdog).  supervise_daemon_args means nothing to runit.
 """
 
 import os
@@ -83,6 +83,8 @@ UNSUPPORTED = {
 
 
 def refuse_unsupported(model):
+    from ... import watchdog
+    watchdog.refuse(model, "runit")
     for key, why in UNSUPPORTED.items():
         if getattr(model, key):
             raise UserError("%s: not supported with sv_backend=runit (%s); use sv_backend=native"
