@@ -126,7 +126,9 @@ def derive(values):
     out = dict(values)
     out["last_exit_code"], out["last_exit_signal"] = _exit_numbers(values.get("last_exit"))
     health = values.get("health")
-    out["health_ok"] = {"ok": 1, "failing": 0}.get(health) if values.get("up") else None
+    # "watchdog": a missed watchdog interval, the restart under way.
+    out["health_ok"] = ({"ok": 1, "failing": 0, "watchdog": 0}.get(health)
+                        if values.get("up") else None)
     return out
 
 

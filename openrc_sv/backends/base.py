@@ -34,6 +34,7 @@ HEALTH_FAILING = "failing"    # its last check failed (a restart follows)
 HEALTH_PENDING = "pending"    # not checked yet since it (re)started
 HEALTH_HIDDEN = "hidden"      # extra_commands hides healthcheck: checks are off
 HEALTH_UNKNOWN = "unknown"    # the backend could not say (monit not answering)
+HEALTH_WATCHDOG = "watchdog"  # a watchdog interval was missed: a restart follows
 
 # Why a service is down for good (Status.down_reason, a kind below, and
 # Status.down_detail, the words recorded).  The record is one line of text
