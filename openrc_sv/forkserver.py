@@ -176,10 +176,14 @@ def _warm_up(sd_args, procinfo, context):
     (and the interpreter's specialised bytecode) is in the shared pages
     rather than copied into every supervisor."""
     import time
+    from . import leanstart
+    argv = ["supervise-daemon", "warm", "--start", "--respawn-delay", "1", "--respawn-max", "3",
+            "--healthcheck-timer", "5", "--retry", "TERM/5/KILL/5", "/bin/true", "--", "x"]
     try:
-        sd_args.parse(["warm", "--start", "--respawn-delay", "1", "--respawn-max", "3",
-                       "--healthcheck-timer", "5", "--retry", "TERM/5/KILL/5", "/bin/true", "--", "x"],
-                      {"RC_SVCNAME": "warm"})
+        # What a supervisor's worker parses, and the supervisor unpacks.
+        lines = []
+        leanstart.parse(lines.append, argv, {"RC_SVCNAME": "warm"})
+        leanstart.unpack(lines[0])
     except Exception:
         pass
     procinfo.identity(os.getpid())

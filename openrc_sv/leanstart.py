@@ -2,17 +2,19 @@
 
 A supervisor forked by the server shares the server's pages until it writes
 to them, and what it writes once stays its own for the life of the service.
-Measured on 3.11, two steps of the start wrote about half of what such a
-supervisor owns: taking on the request's environment (os.environ.clear()
-and update(): some 600 kB, most of it the C environment's strings and the
-encoded copies) and parsing the command line (sd_args: some 450 kB).  So:
+Measured on 3.11 in a fork of a warmed-up server, two steps of the start
+wrote about 1 MB: taking on the request's environment (os.environ.clear()
+and update(): some 600 kB, the C environment's strings and the encoded
+copies) and parsing the command line (sd_args: some 450 kB).  Here they
+write about 450 kB, and a supervisor (the rest of its start writes many of
+the same pages) owns about 200 kB less.  So:
 
   * the command line is parsed in a short-lived worker (worker.run), which
     sends back the parsed options (marshal, a builtin, in one hex line),
     the service dir and the pidfile; only the rule set goes by name;
 
   * the supervisor does not make the request's environment its own.
-    os.environ becomes a plain dict of it (RequestEnviron): every Python
+    os.environ becomes a view of it (RequestEnviron): every Python
     read (RC_SERVICE for the health check, RC_USER_SERVICES, HOME ...)
     sees what it saw before.  The process's own C environment, which is
     what exec passes on, stays the server's until something needs it:
@@ -34,14 +36,28 @@ explicitly.
 import marshal
 import os
 import sys
+from collections.abc import MutableMapping
 
 _real = None            # os.environ as the interpreter made it (os._Environ)
 
 
-class RequestEnviron(dict):
+class RequestEnviron(MutableMapping):
     """os.environ in a lean supervisor: the request's environment, for
-    Python code to read.  Any change makes it the process's own first
-    (take()), then goes to the real os.environ."""
+    Python code to read (a view, not a copy: copying writes pages too).
+    Any change makes it the process's own first (take()), then goes to the
+    real os.environ."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def __getitem__(self, key):
+        return self.env[key]
+
+    def __iter__(self):
+        return iter(self.env)
+
+    def __len__(self):
+        return len(self.env)
 
     def __setitem__(self, key, value):
         take()[key] = value
@@ -49,27 +65,8 @@ class RequestEnviron(dict):
     def __delitem__(self, key):
         del take()[key]
 
-    def pop(self, *args):
-        return take().pop(*args)
-
-    def popitem(self):
-        return take().popitem()
-
-    def setdefault(self, key, default=None):
-        return take().setdefault(key, default)
-
-    def update(self, *args, **kw):
-        take().update(*args, **kw)
-
-    def clear(self):
-        take().clear()
-
-    def __ior__(self, other):
-        take().update(other)
-        return os.environ
-
     def copy(self):
-        return dict(self)
+        return dict(self.env)
 
 
 def take():
@@ -81,7 +78,7 @@ def take():
         return env
     real, _real = _real, None
     real.clear()
-    real.update(env)
+    real.update(env.env)
     os.environ = real
     return real
 

@@ -370,3 +370,4 @@ def test_a_served_supervisor_passes_on_the_requests_environment_not_the_servers(
         assert served[key] == alone[key], key
         assert "FS_SERVER_ONLY" not in str(served[key]) and "LANG=POSIX" not in served[key], key
     server.kill()
+    server.wait()

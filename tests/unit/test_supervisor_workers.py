@@ -65,19 +65,24 @@ def test_no_subreaper_once_the_worker_is_reaped():
     # What a daemon leaves behind later goes to init, as before workers.
     worker.run(lambda report: report("x"))
     r, w = os.pipe()
+    said_r, said_w = os.pipe()
     pid = os.fork()
     if pid == 0:
         gpid = os.fork()
         if gpid == 0:
             os.read(r, 1)
             os._exit(0)
-        os.write(w, b"%d\n" % gpid)
+        os.write(said_w, b"%d\n" % gpid)
         os._exit(0)
     _reap(pid)
-    os.close(w)
-    # the grandchild was orphaned: not ours
+    os.close(said_w)
+    gpid = int(os.read(said_r, 32))
+    os.close(said_r)
+    # the grandchild was orphaned: not ours (another test's child may be)
     with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
+        os.waitpid(gpid, os.WNOHANG)
+    os.write(w, b"x")                   # let it go
+    os.close(w)
     os.close(r)
 
 
