@@ -224,6 +224,11 @@ class Supervisor:
 
     # -- logging -------------------------------------------------------
     def log(self, prio, msg):
+        # The phase transitions are debug lines, sent only with --verbose:
+        # a crash storm would otherwise send four lines per respawn where
+        # OpenRC's supervisor sends one.
+        if prio == syslog.LOG_DEBUG and not getattr(self.o, "verbose", False):
+            return
         syslog.syslog(prio, "%s: %s" % (self.o.svcname, msg))
 
     # -- set up ----------------------------------------------------------
@@ -367,8 +372,7 @@ class Supervisor:
             return
         before = self.phase
         self.phase, actions = getattr(self, "on_" + handler)(ev)
-        self.log(syslog.LOG_INFO if self.phase != before else syslog.LOG_DEBUG,
-                 "%s --%s--> %s" % (before, name, self.phase))
+        self.log(syslog.LOG_DEBUG, "%s --%s--> %s" % (before, name, self.phase))
         if self.phase != RUNNING and self.watchdog:
             self.watchdog.disarm()      # watched again from the next spawn
         for action in actions:

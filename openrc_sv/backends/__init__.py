@@ -42,6 +42,10 @@ def available():
 
 def get(name):
     """The backend class called ``name``, or a UserError listing the valid ones."""
+    if name in BUILTIN:
+        # Built-ins win over entry points anyway (available()): no need to
+        # scan them, which costs importlib.metadata on every plugin command.
+        return _load(BUILTIN[name])
     table = available()
     if name not in table:
         raise UserError("sv_backend: unknown backend '%s' (valid: %s)"
