@@ -322,7 +322,8 @@ class MonitBackend(Backend):
                                self.settings.conf or "monit's control file"))
 
     _STATE_FILES = ("control", "pid", "ident", "starts", "deaths", "last-error", "gave-up",
-                    "starting", "stopping", "health")
+                    "starting", "stopping", "health", HEALTH_RUNS_KEY, HEALTH_FAILURES_KEY,
+                    WATCHDOG_MISSES_KEY, DOWN_REASON_KEY)
 
     def _private_dir(self):
         """The service's state directory: root's, mode 0700, a real
