@@ -182,15 +182,9 @@ def service_of(name):
 def configured_dir(etc="/etc"):
     """openrc_sv_textfile_dir from rc.conf and rc.conf.d/*.conf (the last
     one set wins, as when openrc-run sources them), or None."""
-    from .rcversion import conf_value
-    files = [os.path.join(etc, "rc.conf")]
-    d = os.path.join(etc, "rc.conf.d")
-    try:
-        files += [os.path.join(d, n) for n in sorted(os.listdir(d)) if n.endswith(".conf")]
-    except OSError:
-        pass
+    from .rcversion import conf_value, rc_conf_files
     found = None
-    for path in files:
+    for path in rc_conf_files(etc):
         v = conf_value(path, SETTING)
         if v is not None:
             found = v

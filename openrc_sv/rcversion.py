@@ -216,17 +216,24 @@ def conf_value(path, key):
     return found
 
 
-def conf_files(svcname, environ, etc="/etc"):
-    """The files openrc-run.sh sources for a service, in its order (later
-    ones override earlier ones): rc.conf, rc.conf.d/*.conf, conf.d of the
-    service's prefix (net for net.eth0), then conf.d/SVC, each preferring
-    the .RUNLEVEL variant when it exists."""
+def rc_conf_files(etc="/etc"):
+    """rc.conf, then rc.conf.d/*.conf in openrc-run.sh's (C locale) order:
+    later ones override earlier ones."""
     files = [os.path.join(etc, "rc.conf")]
     d = os.path.join(etc, "rc.conf.d")
     try:
         files += [os.path.join(d, n) for n in sorted(os.listdir(d)) if n.endswith(".conf")]
     except OSError:
         pass
+    return files
+
+
+def conf_files(svcname, environ, etc="/etc"):
+    """The files openrc-run.sh sources for a service, in its order (later
+    ones override earlier ones): rc.conf, rc.conf.d/*.conf, conf.d of the
+    service's prefix (net for net.eth0), then conf.d/SVC, each preferring
+    the .RUNLEVEL variant when it exists."""
+    files = rc_conf_files(etc)
     script = environ.get("RC_SERVICE")
     confd = (os.path.join(os.path.dirname(script), "..", "conf.d") if script
              else os.path.join(etc, "conf.d"))

@@ -149,9 +149,15 @@ def install_plugin(root="/"):
 def remove_plugin(root="/"):
     confd = _under(root, "/etc/rc.conf.d")
     target = os.path.join(confd, "openrc-sv.conf")
+    _remove_ours(confd, target, lambda: _is_our_plugin(target) and not os.path.islink(target))
+
+
+def _remove_ours(confd, target, ours):
+    """Remove target from /etc/rc.conf.d if ours() says it is openrc-sv's
+    (else warn and leave it), and the directory if setup created it."""
     if not os.path.lexists(target):
         return
-    if not _is_our_plugin(target) or os.path.islink(target):
+    if not ours():
         output.warn("left %s alone: it was not installed by openrc-sv" % target)
         return
     created = _created_dir(target)
@@ -280,20 +286,7 @@ def install_shim(values, root="/"):
 def remove_shim(root="/"):
     confd = _under(root, "/etc/rc.conf.d")
     target = _shim_path(root)
-    if not os.path.lexists(target):
-        return
-    if not _is_ours(target, SHIM_MARKER):
-        output.warn("left %s alone: it was not installed by openrc-sv" % target)
-        return
-    created = _created_dir(target)
-    os.unlink(target)
-    output.info("removed %s" % target)
-    if created:
-        try:
-            os.rmdir(confd)
-            output.info("removed %s" % confd)
-        except OSError:
-            pass    # something else lives there now
+    _remove_ours(confd, target, lambda: _is_ours(target, SHIM_MARKER))
 
 
 # -- the supervise-daemon link ------------------------------------------------------
