@@ -17,6 +17,7 @@ Every error a user can fix is a UserError, caught here once and printed as
 one line (` * ERROR: SVC: ...`) with the exit code errors.py promises.
 """
 
+import os
 import sys
 
 from ..errors import EXIT_USAGE, UserError
@@ -44,6 +45,9 @@ def parser():
     _Parser = _parser_class()
     p = _Parser(prog="openrc-sv", description="Supervise OpenRC services with native, "
                 "runit or monit backends.  See openrc-sv(8).")
+    p.add_argument("-U", "--user", action="store_true",
+                   help="your own services (OpenRC's user mode, as rc-service --user): "
+                        "the service dir $XDG_RUNTIME_DIR/openrc")
     sub = p.add_subparsers(dest="verb", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -100,6 +104,7 @@ class _Args:
     """What argparse would have made of one of the plugin's command lines."""
 
     def __init__(self, **values):
+        self.user = False       # the plugin runs in openrc-run's mode already
         self.__dict__.update(values)
 
 
@@ -159,6 +164,9 @@ def _service_of(a):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     a = _plugin_args(argv) or parser().parse_args(argv)
+    if getattr(a, "user", False):
+        # As rc-service --user: librc's user mode for everything below.
+        os.environ["RC_USER_SERVICES"] = "yes"
     try:
         return _dispatch(a)
     except UserError as e:

@@ -512,3 +512,20 @@ def test_status_says_why_a_service_is_down(world, monkeypatch, capsys):
     [row] = json.loads(capsys.readouterr().out)
     assert (row["down_reason"], row["down_detail"], row["last_exit"]) == (
         "stop-status", "stop status: exit 78", "signal TERM")
+
+
+def test_user_option_is_openrcs_user_mode(monkeypatch, tmp_path, capsys):
+    """openrc-sv -U status SVC, typed by hand as rc-service --user: the
+    user's service dir and scripts, never /etc/init.d's."""
+    from openrc_sv import cli, rcstate
+    monkeypatch.setenv("RC_USER_SERVICES", "no")    # restored (to unset) after the test
+    monkeypatch.delenv("RC_SVCDIR", raising=False)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    seen = {}
+    monkeypatch.setattr(cli, "_dispatch", lambda a: seen.update(
+        mode=rcstate.user_mode(), svcdir=rcstate.svcdir()) or 0)
+    assert cli.main(["-U", "status", "svc"]) == 0
+    assert seen == {"mode": True, "svcdir": str(tmp_path / "openrc")}
+    monkeypatch.setenv("RC_USER_SERVICES", "no")
+    assert cli.main(["status", "svc"]) == 0
+    assert seen["mode"] is False
