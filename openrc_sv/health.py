@@ -20,7 +20,7 @@ import os
 import syslog
 
 from . import sigs as signal
-from . import statekeys
+from . import child, statekeys
 
 _HIDDEN_MARKERS = (b"unknown function", b"not a default nor extra command")
 _MAX_OUTPUT = 4096
@@ -193,8 +193,9 @@ class HealthCheck:
         if pid == 0:
             try:
                 signal.set_wakeup_fd(-1)
-                for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-                          signal.SIGUSR1, signal.SIGQUIT, signal.SIGPIPE):
+                # The daemon's defaults (child._SIGDEF): the interpreter's
+                # ignored SIGXFSZ must not reach the check either.
+                for s in child._SIGDEF:
                     signal.signal(s, signal.SIG_DFL)
                 os.setsid()
                 null = os.open("/dev/null", os.O_RDONLY)

@@ -638,7 +638,10 @@ class Supervisor:
                            self.out.deadline(), self.writer.retry_at) if t is not None]
         if not due:
             return None                      # idle: sleep until something happens
-        return max(0, int((min(due) - self.sys.now()) * 1000) + 1)
+        left = min(due) - self.sys.now()
+        if left <= 0:
+            return 0                         # due now (a respawn without delay): no 1 ms nap
+        return int(left * 1000) + 1          # never wake a hair early
 
     # -- the watchdog: the notify socket, kept after READY=1 ----------------
     def watch_notify(self, sock, now=None):

@@ -134,7 +134,7 @@ def test_a_missed_interval_runs_unhealthy_then_restarts_through_the_stop_schedul
     clock.t += 5                                # the stop schedule: TERM/5, then KILL
     assert events(sup) == ["StopDeadline"] and clock.sent[-1] == (first, 9)
     sup.dispatch(("DaemonExited", TERMINATED))
-    assert sup.phase == BACKOFF and sup._timeout() == 1  # the respawn, nothing of ours
+    assert sup.phase == BACKOFF and sup._timeout() == 0  # the respawn (due now), nothing of ours
     events(sup)
     assert sup.phase == RUNNING and sup.pid != first and sup.restarts == 1
     assert (st.get("watchdog_misses"), st.get("healthcheck")) == ("1", "pending")
