@@ -224,12 +224,6 @@ def _need_merge_option():
     return "the fork server has no --merge-pages yet (issue 10 part 3)"
 
 
-def _not_yet(what):
-    return lambda: "not implemented yet: %s" % what
-
-
-LEAN = "the lean long-lived supervisor (issue 10 part 1)"
-
 COLUMNS = [
     Column("c", "C supervise-daemon", sandbox="c", ours=False,
            script_vars={"supervisor": "supervise-daemon"},
@@ -248,9 +242,6 @@ COLUMNS = [
            script_vars={"supervisor": "supervise-daemon"}, expect_exe="python",
            needs=_needs_all(_need_openrc, _need_merge_option, _need_ksm),
            prepare=_start_merging_forkserver),
-    Column("lean", "lean", sandbox="ours", other_pythons=True, needs=_not_yet(LEAN)),
-    Column("lean-merge", "lean+merging", sandbox="ours", group="merge", merge=True,
-           other_pythons=True, needs=_not_yet(LEAN)),
     # At most 50 services: the plugin's supervisors are the drop-in's, and
     # 500 starts through openrc-run's evaluation of the script take minutes.
     Column("native", "plugin:native", max_services=50, **_plugin("native")),
