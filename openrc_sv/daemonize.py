@@ -226,7 +226,16 @@ def _bind_notify(path, opts):
         pass
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM | _socket.SOCK_CLOEXEC)
     try:
-        sock.bind(path)
+        # The sender's pid on every datagram (watchdog.recv_from: keepalives
+        # count only from the daemon itself).
+        sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
+        # Born 0600: with the caller's umask (0, say) another user could
+        # connect between bind() and a chmod() and keep its connection.
+        old = os.umask(0o177)
+        try:
+            sock.bind(path)
+        finally:
+            os.umask(old)
         os.chmod(path, 0o600)
         if opts.user:
             os.chown(path, opts.user[0], opts.user[1])

@@ -198,21 +198,15 @@ class Refused(Exception):
 def open_dir(directory):
     """A descriptor of the textfile directory, once it is shown to be
     root's alone; Refused (or OSError) otherwise."""
-    from .trust import untrusted_part
+    from .trust import Untrusted, open_trusted_dir
     if not directory.startswith("/"):
         raise Refused("%s=%s: not an absolute path" % (SETTING, directory))
-    part = untrusted_part(directory)
-    if part is not None:
-        raise Refused("%s=%s: %s can be changed by a user other than root; use a directory "
-                      "only root can change (and point node_exporter's "
-                      "--collector.textfile.directory at it)" % (SETTING, directory, part))
-    fd = os.open(os.path.realpath(directory),
-                 os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    st = os.fstat(fd)
-    if st.st_uid != 0 or st.st_mode & 0o022:
-        os.close(fd)
-        raise Refused("%s=%s: changed while being opened" % (SETTING, directory))
-    return fd
+    try:
+        return open_trusted_dir(directory)
+    except Untrusted as e:
+        raise Refused("%s=%s: %s; use a directory only root can change (and point "
+                      "node_exporter's --collector.textfile.directory at it)"
+                      % (SETTING, directory, e))
 
 
 def write_in(dfd, name, text):

@@ -672,7 +672,7 @@ class Supervisor:
         datagrams, at most once per Watchdog.gap), keeping nothing but the
         deadline.  Datagrams from a daemon being restarted or stopped are
         read and dropped, so that poll() never reports them again."""
-        from .watchdog import MAX_BATCH, MAX_DATAGRAM, TRIGGER, parse
+        from .watchdog import MAX_BATCH, TRIGGER, parse, recv_from
         t = self.sys.now()
         wd = self.watchdog
         if not wd.may_read(t):
@@ -680,9 +680,11 @@ class Supervisor:
         found = None
         for _ in range(MAX_BATCH):
             try:
-                data = self.notify_sock.recv(MAX_DATAGRAM)
+                data = recv_from(self.notify_sock, self.pid)
             except OSError:             # EAGAIN: all read; anything else: next time
                 break
+            if data is None:
+                continue                # not the daemon's own: dropped
             what = parse(data)
             if what == TRIGGER or found is None:
                 found = what if what else found

@@ -55,6 +55,49 @@ def untrusted_part(path, owners=(0,)):
     return None
 
 
+class Untrusted(Exception):
+    """open_trusted_dir's refusal: str() says which part and why."""
+
+
+def open_trusted_dir(path, owners=(0,)):
+    """A descriptor of the directory path, reached from / one component at
+    a time with O_NOFOLLOW, each checked on its own open descriptor: of the
+    owners (default root), not writable by group or others (an ancestor
+    may be sticky).  Nothing is resolved twice, so nothing can be swapped
+    between the check and the use, as it can between untrusted_part() and
+    an open by name.  Raises Untrusted (a symbolic link, a missing part,
+    one someone else can change) or OSError."""
+    parts = [p for p in os.path.normpath(path).split("/") if p]
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for i, name in enumerate([""] + parts):
+            if name:
+                where = "/" + "/".join(parts[:i])
+                try:
+                    nfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                                  dir_fd=fd)
+                except FileNotFoundError:
+                    raise Untrusted("%s does not exist" % where)
+                except OSError as e:
+                    if os.path.islink(where):
+                        raise Untrusted("%s is a symbolic link (name the directory itself)" % where)
+                    raise
+                os.close(fd)
+                fd = nfd
+            else:
+                where = "/"
+            st = os.fstat(fd)
+            last = i == len(parts)
+            if st.st_uid not in owners or (st.st_mode & 0o022 and
+                                           (last or not st.st_mode & stat.S_ISVTX)):
+                raise Untrusted("%s can be changed by a user other than %s"
+                                % (where, "root" if owners == (0,) else "you or root"))
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def require_root_only(variable, path, why):
     """Raise a one-line UserError naming the variable unless only root can
     change path and the directories above it."""

@@ -61,6 +61,24 @@ def refuse(model, backend, text=None):
         raise UserError("watchdog_timer: '%s' is not supported with sv_backend=%s (%s); "
                         "use sv_backend=native" % (text, backend, UNSUPPORTED[backend]))
 MAX_DATAGRAM = 4096         # sd_notify's messages are a few short lines
+
+
+def recv_from(sock, pid, size=MAX_DATAGRAM):
+    """One datagram from the notify socket (SO_PASSCRED set at bind): its
+    bytes if the kernel says the daemon `pid` sent it, else None (read and
+    dropped).  As systemd's NotifyAccess=main: another process of the
+    daemon's user (another service running as nobody, a child the daemon
+    left) must neither trigger a restart nor keep a hung daemon alive.
+    Raises OSError (EAGAIN) when nothing is queued."""
+    import _socket
+    import sys
+    data, anc, _flags, _addr = sock.recvmsg(size, _socket.CMSG_SPACE(12))
+    for level, kind, cred in anc:
+        # struct ucred: pid, uid, gid (32-bit each, host order)
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_CREDENTIALS and len(cred) >= 4:
+            if pid is not None and int.from_bytes(cred[:4], sys.byteorder, signed=True) == pid:
+                return data
+    return None
 MAX_BATCH = 64              # datagrams read per wake-up; the rest wait their turn
 
 

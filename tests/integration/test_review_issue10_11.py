@@ -1,6 +1,6 @@
 """Adversarial review of the issue 10/11 changes (watchdog, textfile, restart
-policy, fork server, lean start): what the review found, as strict xfails
-until fixed.  Two findings: the watchdog's notify socket (below) and the
+policy, fork server, lean start): what the review found, as tests that
+now pass.  Two findings: the watchdog's notify socket (below) and the
 textfile directory (further down, at promfile.open_dir).
 
 The watchdog keeps the notify socket open for the daemon's whole life
@@ -66,8 +66,6 @@ def _sock(svc):
     return "/run/openrc/supervise-%s.sock" % svc
 
 
-@pytest.mark.xfail(strict=True, reason="review: the notify socket takes WATCHDOG=trigger from any "
-                   "process of the daemon's user, not only the daemon (no SCM_CREDENTIALS check)")
 def test_another_process_of_the_daemons_user_cannot_trigger_a_restart(sandbox):
     svc = "wdtrig"
     sb, d = _setup(sandbox, svc)
@@ -88,8 +86,6 @@ def test_another_process_of_the_daemons_user_cannot_trigger_a_restart(sandbox):
     assert sb.rc(svc, "stop").returncode == 0
 
 
-@pytest.mark.xfail(strict=True, reason="review: WATCHDOG=1 from any process of the daemon's user "
-                   "keeps a stuck daemon from being restarted (no SCM_CREDENTIALS check)")
 def test_another_process_of_the_daemons_user_cannot_keep_a_stuck_daemon_alive(sandbox):
     svc = "wdfeed"
     sb, d = _setup(sandbox, svc)
@@ -142,9 +138,6 @@ def _root_dir(path, mode=0o755):
     return path
 
 
-@pytest.mark.xfail(strict=True, reason="review: promfile.open_dir trusts a root link whose "
-                   "target lies under a user's directory (trust.untrusted_part checks the target "
-                   "itself, not the directories above it) and opens realpath() afterwards")
 def test_textfile_dir_through_a_link_into_a_users_directory_is_refused(tmp_path):
     import os
     from openrc_sv import promfile
@@ -162,29 +155,23 @@ def test_textfile_dir_through_a_link_into_a_users_directory_is_refused(tmp_path)
     pub = promfile.Publisher(base + "/tf", "svc", "native")
     error = pub.publish({"up": 1, "failed": 0, "restarts": 0})
     assert os.listdir(victims) == [], "root wrote into %s: %s" % (victims, os.listdir(victims))
-    assert error and "can be changed by a user other than root" in error, error
+    assert error and "is a symbolic link" in error and "\n" not in error, error
 
 
-@pytest.mark.xfail(strict=True, reason="review: promfile.open_dir checks then re-resolves the "
-                   "path: a textfile dir created (as a link) by a user between "
-                   "trust.untrusted_part and os.open(realpath) is written into")
-def test_textfile_dir_created_as_a_link_after_the_check_is_refused(tmp_path, monkeypatch):
+def test_textfile_dir_created_as_a_link_after_the_check_is_refused(tmp_path):
     import os
-    from openrc_sv import promfile, trust
+    from openrc_sv import promfile
     base = str(tmp_path)
     os.chmod(base, 0o755)
     victims = _root_dir(base + "/victims")
     shared = _root_dir(base + "/tmp", 0o1777)          # a sticky, world-writable /tmp
     configured = shared + "/textfile"                  # not made yet (say, after a reboot)
-    checked = trust.untrusted_part
-
-    def then_the_user_wins_the_race(path, *args, **kw):
-        answer = checked(path, *args, **kw)
-        if path == configured and not os.path.lexists(configured):
-            os.symlink(victims, configured)            # the user, in the window
-            os.lchown(configured, *_nobody())
-        return answer
-    monkeypatch.setattr(trust, "untrusted_part", then_the_user_wins_the_race)
+    # The user makes the configured name a link to a root directory of
+    # its choosing, at any moment: the directory is opened one component
+    # at a time without following links, so there is no window between a
+    # check and the open (trust.open_trusted_dir).
+    os.symlink(victims, configured)
+    os.lchown(configured, *_nobody())
     pub = promfile.Publisher(configured, "svc", "native")
     pub.publish({"up": 1, "failed": 0, "restarts": 0})
     assert os.listdir(victims) == [], "root wrote into %s: %s" % (victims, os.listdir(victims))

@@ -5,8 +5,10 @@ runs `unhealthy` and then restarts through the stop schedule exactly as a
 failed health check, the first interval of a new daemon is the notify
 timeout, and a flood is read in bounded batches at most once per gap."""
 
+import _socket
 import collections
 import os
+import struct
 
 import pytest
 
@@ -35,11 +37,19 @@ class Socket:
     def fileno(self):
         return 99
 
+    sender = None             # who the kernel says sent each datagram (SCM_CREDENTIALS)
+
     def recv(self, n):
         if not self.queue:
             raise BlockingIOError()
         self.reads += 1
         return self.queue.popleft()[:n]
+
+    def recvmsg(self, n, ancsize):
+        data = self.recv(n)
+        item = data if isinstance(data, tuple) else (data, self.sender())
+        cred = struct.pack("=iII", item[1] or 0, 65534, 65534)
+        return item[0], [(_socket.SOL_SOCKET, _socket.SCM_CREDENTIALS, cred)], 0, None
 
 
 class UnhealthyOnly:
@@ -93,6 +103,7 @@ def wd(make):  # noqa: F811
         sup, clock, st = make(*(OPTS + extra))
         sup.health = UnhealthyOnly()
         sock = Socket()
+        sock.sender = lambda: sup.pid           # the daemon itself, unless a test says otherwise
         sup.watch_notify(sock, clock.t)
         return sup, clock, st, sock
     return build
@@ -383,3 +394,16 @@ def test_the_watchdog_and_its_socket_import_nothing_heavy(tmp_path):
     assert "openrc_sv.watchdog" in out
     assert [m for m in HEAVY if m in out] == []
     assert oct(os.stat(tmp_path / "sock").st_mode & 0o777) == "0o600"
+
+
+def test_only_the_daemons_own_datagrams_count(wd):
+    """NotifyAccess=main: another process of the daemon's user can neither
+    keep a hung daemon alive nor trigger a restart."""
+    sup, clock, st, sock = wd()
+    deadline = sup.watchdog.deadline
+    clock.t += 1
+    sock.queue.append(b"WATCHDOG=1")
+    sock.sender = lambda: sup.pid + 1           # a stranger
+    assert events(sup) == [] and sup.watchdog.deadline == deadline
+    sock.queue.append(b"WATCHDOG=trigger")
+    assert events(sup) == [] and st.get("watchdog_misses") == "0"
