@@ -25,6 +25,8 @@ from .health import _HIDDEN_MARKERS
 
 # Results
 PASSED, FAILED, TIMED_OUT, HIDDEN = "passed", "failed", "timed out", "hidden"
+# A recorded result as status says it (backends.base's HEALTH_* words).
+HEALTH_OF = {PASSED: "ok", FAILED: "failing", TIMED_OUT: "failing", HIDDEN: "hidden"}
 
 
 def _signal_name(num):

@@ -50,7 +50,7 @@ import time
 
 from ...errors import UserError
 from ..base import (DOWN_REASON_KEY, HEALTH_FAILURES_KEY, HEALTH_RUNS_KEY, WATCHDOG_MISSES_KEY,
-                    Backend, Status, health_of)
+                    Backend, Status)
 from . import settings as settings_mod
 from .ctl import Monit
 from .launch import _read_int, _read_text, _unlink
@@ -219,23 +219,9 @@ class MonitBackend(Backend):
             st.health = self._recorded_health(st) or self._health(health)
         return st
 
-    # healthrun's results, as the launcher records them in state/health
-    _RESULTS = {"passed": "ok", "failed": "failing", "timed out": "failing", "hidden": "hidden"}
-
     def _recorded_health(self, st):
-        """The current daemon's health from the launcher's last result:
-        pending until its first check (a result older than the daemon is
-        its predecessor's).  None when it cannot be read (not root)."""
-        path = self._state("health")
-        try:
-            with open(path) as f:
-                result = self._RESULTS.get(f.read().strip(), "unknown")
-            checked_at = os.stat(path).st_mtime
-        except FileNotFoundError:
-            result, checked_at = None, None
-        except OSError:
-            return None
-        return health_of(result, checked_at, st.started_at)
+        from .launch import recorded_health
+        return recorded_health(self.state_dir, st.started_at)
 
     def signal(self, signum):
         # simple: the daemon we started (pid and start time), never a pid

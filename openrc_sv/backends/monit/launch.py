@@ -323,6 +323,25 @@ def _give_up(l, decision):
     return msg
 
 
+def recorded_health(state, started_at):
+    """The current daemon's health from the launcher's last result in
+    STATE/health: pending until its first check (a result older than the
+    daemon, started_at, is its predecessor's).  None when it cannot be
+    read (not root).  Status and the textfile both say it this way."""
+    from ... import healthrun
+    from ..base import health_of
+    path = os.path.join(state, "health")
+    try:
+        with open(path) as f:
+            result = healthrun.HEALTH_OF.get(f.read().strip(), "unknown")
+        checked_at = os.stat(path).st_mtime
+    except FileNotFoundError:
+        result, checked_at = None, None
+    except OSError:
+        return None
+    return health_of(result, checked_at, started_at)
+
+
 def _publish(l, failed=False):
     """The service's textfile for node_exporter (promfile), when the
     administrator asked for one: at each start, health result and give-up,
@@ -332,7 +351,6 @@ def _publish(l, failed=False):
     if pub is None:
         return
     from ... import healthrun
-    from ..base import health_of
     ident = daemon_ident(l.state)
     pid = int(ident.split(":")[0]) if ident and procinfo.same_process(ident) else None
     uptime = procinfo.uptime_of(pid) if pid else None
@@ -340,13 +358,7 @@ def _publish(l, failed=False):
     health = None
     checked = l.sd.healthcheck_timer_ms or os.path.exists(l.path("health"))
     if checked and pid:
-        results = {"passed": "ok", "failed": "failing", "timed out": "failing", "hidden": "hidden"}
-        text = (_read_text(l.path("health")) or "").strip()
-        try:
-            checked_at = os.stat(l.path("health")).st_mtime
-        except OSError:
-            checked_at = None
-        health = health_of(results.get(text, "unknown") if text else None, checked_at, started_at)
+        health = recorded_health(l.state, started_at)
     counts = healthrun.Counts(l.state)
     starts = _read_int(l.path("starts")) or 0
     pub.publish({"up": 1 if pid else 0, "failed": 1 if failed else 0,
