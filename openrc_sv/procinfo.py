@@ -10,10 +10,20 @@ import os
 
 
 def _stat_fields(pid):
+    # One read(2) (the line is 52 numbers and a 16-byte comm: well under
+    # 4 kB): no buffered file object, whose set-up costs as much as the
+    # read (the supervisor reads its new daemon's at every respawn).
     try:
-        with open("/proc/%d/stat" % pid, "rb") as f:
-            data = f.read()
+        fd = os.open("/proc/%d/stat" % pid, os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    try:
+        data = os.read(fd, 4096)
+    except ProcessLookupError:      # ESRCH: gone between the open and the read
+        return None
+    finally:
+        os.close(fd)
+    if b")" not in data:
         return None
     # comm (field 2) may contain spaces and ')': split after the last ')'.
     return data[data.rindex(b")") + 2:].split()

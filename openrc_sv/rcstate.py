@@ -140,6 +140,9 @@ def libexecdir(environ=None):
     return trees[0] if trees else LIBEXEC_LAYOUTS[0]
 
 
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def write_atomic(path, data, mode=0o644):
     """Write a file so readers see the old or the new content, never half.
 
@@ -147,15 +150,15 @@ def write_atomic(path, data, mode=0o644):
     less privileged user can write (a pidfile's), nothing it planted under
     a name it predicted -- its own file, a FIFO, a hard link to root's
     file -- can be opened instead.  rename() replaces a symlink at `path`
-    rather than following it.
+    rather than following it.  (Plain string operations, no os.path: a
+    supervisor in a crash storm writes a few of these per respawn.)
     """
     if isinstance(data, str):
         data = data.encode()
     for _ in range(100):
-        tmp = "%s.new.%s" % (path, os.urandom(6).hex())
+        tmp = path + ".new." + os.urandom(6).hex()
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, mode)
+            fd = os.open(tmp, _NEW, mode)
             break
         except FileExistsError:
             continue
@@ -203,33 +206,40 @@ class ServiceState:
         self.name = name
         self.root = root or svcdir()
         self._options_made = False      # options/SVC exists (saves a mkdir per value)
+        # options/SVC/, joined once: the supervisor writes into it at every
+        # respawn.
+        self._options = os.path.join(self.root, "options", name, "")
 
     def path(self, *parts):
         return os.path.join(self.root, *parts)
 
     # options/SVC/KEY --------------------------------------------------
+    def options_dir(self):
+        """options/SVC (no trailing slash)."""
+        return self._options[:-1]
+
     def get(self, key, default=None):
         try:
-            with open(self.path("options", self.name, key)) as f:
+            with open(self._options + key) as f:
                 return f.read()
         except (FileNotFoundError, NotADirectoryError):
             return default
 
     def set(self, key, value):
-        d = self.path("options", self.name)
+        path = self._options + key
         if value is None:
-            _unlink(os.path.join(d, key))
+            _unlink(path)
             return
         if not self._options_made:
-            os.makedirs(d, 0o755, exist_ok=True)
+            os.makedirs(self._options, 0o755, exist_ok=True)
             self._options_made = True
         try:
-            write_atomic(os.path.join(d, key), str(value))
+            write_atomic(path, str(value))
         except FileNotFoundError:
             # Removed behind our back (the service was marked stopped):
             # make it again.
-            os.makedirs(d, 0o755, exist_ok=True)
-            write_atomic(os.path.join(d, key), str(value))
+            os.makedirs(self._options, 0o755, exist_ok=True)
+            write_atomic(path, str(value))
 
     def set_many(self, values):
         for k, v in values.items():
@@ -398,7 +408,7 @@ class RetryingWriter:
     def _dir_identity(self):
         """(device, inode, mtime) of options/SVC, or None."""
         try:
-            st = os.stat(self.state.path("options", self.state.name))
+            st = os.stat(self.state.options_dir())
         except (OSError, AttributeError, TypeError):
             return None
         return st.st_dev, st.st_ino, st.st_mtime_ns

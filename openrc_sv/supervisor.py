@@ -255,17 +255,24 @@ class Supervisor:
             extra_env = {"NOTIFY_SOCKET": self.state.notify_socket_path()}
             if self.watchdog:
                 extra_env = _WatchdogEnv(extra_env, self.watchdog.interval_ms * 1000)
-        lazy = self.started_at is None and callable(self._setup)
-        (pid, ident, when, env), failed = self._in_worker(lambda report: self._start_daemon(
-            report, stdio, keep, extra_env, before, after, lazy), strict=after is not None)
-        if lazy:
-            # What the worker's Setup said the daemon's environment is:
-            # respawns need nothing more (see the setup property).
-            self._setup = child.Prepared(self._setup, _decode_env(env) if env else None,
-                                         self.fast)
-        self.pid = pid
-        if failed:
-            raise child.SpawnError(failed)
+        respawn = self.started_at is not None and not (before or after)
+        if not respawn:
+            lazy = self.started_at is None and callable(self._setup)
+            (pid, ident, when, env), failed = self._in_worker(lambda report: self._start_daemon(
+                report, stdio, keep, extra_env, before, after, lazy), strict=after is not None)
+            if lazy:
+                # What the worker's Setup said the daemon's environment is:
+                # respawns need nothing more (see the setup property).
+                self._setup = child.Prepared(self._setup, _decode_env(env) if env else None,
+                                             self.fast)
+            self.pid = pid
+            if failed:
+                raise child.SpawnError(failed)
+        else:
+            # A respawn: in this process (see _in_worker), straight to the
+            # system call, without the worker's report lines.
+            self.pid = pid = self._respawn_daemon(stdio, keep, extra_env)
+            ident = when = None
         self.started_at = self.sys.now()
         values = {
             "child_pid": pid,
@@ -328,6 +335,16 @@ class Supervisor:
         if after:
             after()
 
+    def _respawn_daemon(self, stdio, keep, extra_env):
+        """child.spawn in this process: the pid, or child.SpawnError with
+        one line whatever failed (as worker.inline turns it into one)."""
+        try:
+            return self.sys.spawn(self.setup, self.o.argv, stdio, keep, extra_env)
+        except child.SpawnError:
+            raise
+        except Exception as e:
+            raise child.SpawnError(worker.message(e))
+
     def _spawn_logger(self, setup, argv, stdio, keep=(), extra_env=None):
         """OutputPipes' spawn: a logger, started by a worker too, with the
         daemon's setup (OutputPipes has none: it is made in the worker)."""
@@ -338,8 +355,8 @@ class Supervisor:
         """Run a start job: ([pid, line 2, line 3, line 4], error).
 
         The start (until the daemon first runs) goes through a worker
-        (System.worker); respawns and logger restarts run the same job
-        in-process.  A worker's fork costs a respawn about 3 ms (three times
+        (System.worker); logger restarts run the same job in-process, and
+        respawns call child.spawn directly (_respawn_daemon).  A worker's fork costs a respawn about 3 ms (three times
         a posix_spawn from here, measured through the fork server), more
         than C's whole respawn, and saves this process only the few pages
         the respawn path writes (about 40 kB, once): the start is what
@@ -572,22 +589,24 @@ class Supervisor:
         poller = select.poll()
         poller.register(self.wake_r, select.POLLIN)
         poller.register(self.ctl.fd, select.POLLIN)
-        watched = set()
+        watched = []
         while self.phase not in (DONE, FAILED):
             # The pipes we drain change as loggers die and come back; the
             # health check's output pipe comes and goes with each check.
-            want = set(self.out.poll_fds())
+            want = self.out.poll_fds()
             hfd = self.health.output_fd() if self.health else None
             if hfd is not None:
-                want.add(hfd)
+                want.append(hfd)
             nfd = self._notify_fd_polled()
             if nfd is not None:
-                want.add(nfd)
-            for fd in watched - want:
-                poller.unregister(fd)
-            for fd in want - watched:
-                poller.register(fd, select.POLLIN)
-            watched = want
+                want.append(nfd)
+            if want != watched:         # (a list in a stable order: mostly the same)
+                old, new = set(watched), set(want)
+                for fd in old - new:
+                    poller.unregister(fd)
+                for fd in new - old:
+                    poller.register(fd, select.POLLIN)
+                watched = want
             try:
                 ready = poller.poll(self._timeout())
             except InterruptedError:
