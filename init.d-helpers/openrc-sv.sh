@@ -50,8 +50,19 @@ _openrc_sv_dump()
 	# `set` prints every variable as NAME='quoted value'.  A line inside a
 	# multi-line value can look like NAME=... too, so a name is kept only if
 	# such a variable is really set; the names we check are plain
-	# identifiers, so the eval below cannot run anything.
-	set | while IFS= read -r _openrc_sv_line; do
+	# identifiers, so the eval below cannot run anything.  The lines are
+	# split here, on newlines with globbing off, not read with `read`:
+	# a shell reads a pipe one byte at a time, a syscall per byte of every
+	# value, on each start, stop and status (issue 10).
+	_openrc_sv_set=$(set)
+	_openrc_sv_ifs=$IFS
+	case $- in
+		*f*) _openrc_sv_noglob=yes ;;
+		*) _openrc_sv_noglob=no; set -f ;;
+	esac
+	IFS='
+'
+	for _openrc_sv_line in $_openrc_sv_set; do
 		case "$_openrc_sv_line" in
 			[A-Za-z_]*=*) ;;
 			*) continue ;;
@@ -63,6 +74,9 @@ _openrc_sv_dump()
 		eval "[ \"\${$_openrc_sv_name+set}\" = set ]" || continue
 		eval "printf '%s\0' V \"\$_openrc_sv_name\" \"\${$_openrc_sv_name}\""
 	done
+	IFS=$_openrc_sv_ifs
+	[ "$_openrc_sv_noglob" = yes ] || set +f
+	unset _openrc_sv_set
 
 	if [ "$1" = --start ]; then
 		# The words of exactly the eval supervise_start does:
@@ -95,7 +109,7 @@ _openrc_sv_dump()
 			unset -f healthcheck unhealthy
 			. "$RC_SERVICE"
 			for _openrc_sv_f in healthcheck unhealthy; do
-				[ "$(command -v "$_openrc_sv_f")" = "$_openrc_sv_f" ] &&
+				_openrc_sv_defined "$_openrc_sv_f" &&
 					printf '%s\0' F "$_openrc_sv_f" >&9
 			done
 		)
@@ -120,6 +134,15 @@ _openrc_sv_words()
 		printf '%s\0' E "$_openrc_sv_var" \
 			"the shell cannot split $_openrc_sv_var into words"
 	fi
+}
+
+# _openrc_sv_defined NAME: is NAME a shell function?  None of the names
+# asked about is a builtin, and with PATH empty no program is found, so
+# `command -v` finds only a function (or an alias), without the subshell
+# of a $(command -v NAME) comparison: a fork each, on every openrc-run.
+_openrc_sv_defined()
+{
+	PATH= command -v "$1" >/dev/null 2>&1
 }
 
 # openrc-run.sh loads every file with sourcex, the script last, after
@@ -147,7 +170,7 @@ sourcex()
 	fi
 	_openrc_sv_functions=
 	for _openrc_sv_f in healthcheck unhealthy; do
-		if [ "$(command -v "$_openrc_sv_f")" = "$_openrc_sv_f" ]; then
+		if _openrc_sv_defined "$_openrc_sv_f"; then
 			_openrc_sv_functions="$_openrc_sv_functions $_openrc_sv_f"
 		else
 			eval "$_openrc_sv_f() { return 0; }"
@@ -237,8 +260,7 @@ _openrc_sv_dispatch()
 			func=supervise_$1
 			# The compat shim (openrc-sv-compat.conf, sourced before
 			# this file) adds what an old OpenRC's supervise_start lacks.
-			[ "$(command -v _openrc_sv_shim_$1)" = "_openrc_sv_shim_$1" ] &&
-				func=_openrc_sv_shim_$1
+			_openrc_sv_defined _openrc_sv_shim_$1 && func=_openrc_sv_shim_$1
 			;;
 		?*)
 			ewarn "Invalid supervisor, \"$supervisor\", using start-stop-daemon"
@@ -287,7 +309,7 @@ default_status()
 # it.  0.45 has neither: a script listing reload without defining it gets
 # openrc-run's "defined but does not exist".  openrc-run.sh is sourced
 # before this file, so whether it defined default_reload tells which.
-if [ "$(command -v default_reload)" = default_reload ]; then
+if _openrc_sv_defined default_reload; then
 	_openrc_sv_openrc_reload=yes
 else
 	_openrc_sv_openrc_reload=no
