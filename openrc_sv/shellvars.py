@@ -19,8 +19,6 @@ all fields NUL-terminated, which no shell value can contain.
 """
 
 import os
-import subprocess
-from typing import Dict, FrozenSet, List, NamedTuple, Optional
 
 from . import rcstate
 from .errors import UserError
@@ -34,19 +32,40 @@ class BrokenReport(UserError):
     """The shell's report is cut short or malformed (as opposed to a bad value)."""
 
 
-class Evaluation(NamedTuple):
+class Evaluation:
     """What the shell made of a service: unpacks as (variables, args, functions).
 
-    sd_args: the words of supervise_daemon_args (or start_stop_daemon_args)
-    as supervise_start's eval makes them; None when the shell was not asked
-    for them (only a start evaluates them, as only supervise_start does)."""
-    variables: Dict[str, str]
-    args: List[str]
-    functions: FrozenSet[str]
-    sd_args: Optional[List[str]] = None
+    variables: {name: value}; args: the words of command_args
+    command_args_foreground; functions: a frozenset of the names of
+    healthcheck/unhealthy the script defines; sd_args: the words of
+    supervise_daemon_args (or start_stop_daemon_args) as supervise_start's
+    eval makes them, None when the shell was not asked for them (only a
+    start evaluates them, as only supervise_start does).
+
+    A plain class, not a typing.NamedTuple: typing costs the runscript
+    plugin's every command a few milliseconds (issue 10)."""
+    __slots__ = ("variables", "args", "functions", "sd_args")
+
+    def __init__(self, variables, args, functions, sd_args=None):
+        self.variables = variables
+        self.args = args
+        self.functions = functions
+        self.sd_args = sd_args
 
     def __iter__(self):
         return iter((self.variables, self.args, self.functions))
+
+    def __eq__(self, other):
+        if not isinstance(other, Evaluation):
+            return NotImplemented
+        return (self.variables, self.args, self.functions, self.sd_args) == \
+            (other.variables, other.args, other.functions, other.sd_args)
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "Evaluation(variables=%r, args=%r, functions=%r, sd_args=%r)" % (
+            self.variables, self.args, self.functions, self.sd_args)
 
 
 # The harness.  Positional parameters: LIBEXECDIR SYSCONFDIR PLUGIN [--start].
@@ -256,6 +275,9 @@ def read(service, script=None, *, libexec=None, sysconfdir="/etc", env=None,
         raise UserError("%s is not an openrc-run script (its first line must be "
                         "#!/sbin/openrc-run)" % script)
     libexec = libexec or rcstate.libexecdir()
+    # Only here: the runscript plugin's commands get their report on
+    # stdin (parse()) and never pay for importing subprocess.
+    import subprocess
     try:
         proc = subprocess.run(
             [shell, "-c", HARNESS, "openrc-sv", libexec, sysconfdir, PLUGIN,

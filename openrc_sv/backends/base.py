@@ -9,17 +9,21 @@ saying what to fix.  ``start`` must leave nothing behind when it fails: no
 rendered file, no link, no process.
 """
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional
-
 from .. import statekeys
+from .record import REQUIRED, Record, new
 
 
-@dataclass(frozen=True)
-class RenderedFile:
-    path: str            # absolute path the file would be written to
-    content: str
-    mode: int = 0o644
+class RenderedFile(Record):
+    """One file a backend would write (immutable, hashable)."""
+    RECORD_FIELDS = (("path", REQUIRED),       # absolute path the file would be written to
+                     ("content", REQUIRED),
+                     ("mode", 0o644))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("a RenderedFile cannot be changed (%s)" % name)
+
+    def __hash__(self):
+        return hash(self._values())
 
 
 # -- what every backend reports the same way ---------------------------------------
@@ -124,31 +128,33 @@ def health_of(result, checked_at, started_at):
     return result
 
 
-@dataclass
-class Status:
+class Status(Record):
     """What `openrc-sv status` (and --json, and `openrc-sv metrics`) shows,
     and what maps to OpenRC's exit codes.  Fields a backend does not know
     stay None (shown as "-", omitted from metrics), never a made-up 0."""
-    service: str
-    backend: str
-    state: str                      # started | stopped | crashed | failed | starting | unsupervised
-    pid: Optional[int] = None       # the daemon's pid
-    supervisor_pid: Optional[int] = None
-    uptime: Optional[float] = None  # seconds since the daemon's current start
-    restarts: Optional[int] = None
-    last_exit: Optional[str] = None  # "exit 3" / "signal KILL" (normalise_exit)
-    health: Optional[str] = None     # HEALTH_*, None: no health check
-    health_runs: Optional[int] = None
-    health_failures: Optional[int] = None
-    watchdog_misses: Optional[int] = None
-    down_reason: Optional[str] = None   # DOWN_*, None while it may run
-    down_detail: Optional[str] = None   # the text recorded, as written
-    detail: Dict[str, str] = field(default_factory=dict)
+    RECORD_FIELDS = (
+        ("service", REQUIRED),
+        ("backend", REQUIRED),
+        ("state", REQUIRED),        # started | stopped | crashed | failed | starting | unsupervised
+        ("pid", None),              # the daemon's pid
+        ("supervisor_pid", None),
+        ("uptime", None),           # seconds since the daemon's current start
+        ("restarts", None),
+        ("last_exit", None),        # "exit 3" / "signal KILL" (normalise_exit)
+        ("health", None),           # HEALTH_*, None: no health check
+        ("health_runs", None),
+        ("health_failures", None),
+        ("watchdog_misses", None),
+        ("down_reason", None),      # DOWN_*, None while it may run
+        ("down_detail", None),      # the text recorded, as written
+        ("detail", new(dict)),      # backend-specific name -> text
+    )
 
     # OpenRC's status exit codes (sh/supervise-daemon.sh, supervise_status)
     EXIT_CODES = {"started": 0, "stopped": 3, "starting": 8, "crashed": 32,
                   "failed": 32, "unsupervised": 64}
 
+    # What as_dict() shows, in its order (started_at is computed).
     FIELDS = ("service", "backend", "state", "pid", "supervisor_pid", "uptime", "started_at",
               "restarts", "last_exit", "health", "health_runs", "health_failures",
               "watchdog_misses", "down_reason", "down_detail")
@@ -197,19 +203,21 @@ class Backend:
     def __init__(self, model):
         self.model = model
 
-    def render(self) -> List[RenderedFile]:
+    def render(self):
+        """[RenderedFile]: the files start would write."""
         raise NotImplementedError
 
-    def start(self) -> None:
+    def start(self):
         raise NotImplementedError
 
-    def stop(self) -> None:
+    def stop(self):
         raise NotImplementedError
 
-    def status(self) -> Status:
+    def status(self):
+        """A Status."""
         raise NotImplementedError
 
-    def signal(self, signum: int) -> None:
+    def signal(self, signum):
         raise NotImplementedError
 
     def reload(self) -> None:

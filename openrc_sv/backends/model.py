@@ -9,12 +9,13 @@ the word list the shell made of ``command_args command_args_foreground``,
 exactly as OpenRC's `eval supervise-daemon ... -- $command_args` sees it.
 """
 
-import signal
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
-
 from .. import convert
+from .. import sigs as _signal
 from ..errors import UserError
+from .record import REQUIRED, Record, new
+
+_SIGHUP = int(_signal.SIGHUP)
+_SIGTERM = int(_signal.SIGTERM)
 
 # The variables the model reads; anything else a backend wants it takes
 # from ``extra`` (e.g. monit_type, runit_svdir).
@@ -34,76 +35,78 @@ KNOWN = (
 BACKEND_PREFIXES = ("monit_", "runit_", "native_", "sv_")
 
 
-@dataclass
-class ServiceModel:
-    service: str                      # RC_SVCNAME
-    script: str                       # RC_SERVICE: path of the init script
-    command: str
-    args: List[str] = field(default_factory=list)
-    backend: str = "native"
-    name: Optional[str] = None        # display name (name=)
-    description: Optional[str] = None
-    user: Optional[str] = None        # command_user as written (user[:group])
-    uid: Optional[int] = None
-    gid: Optional[int] = None
-    directory: Optional[str] = None
-    chroot: Optional[str] = None
-    umask: Optional[int] = None
-    pidfile: Optional[str] = None
-    retry: List[Tuple[str, Optional[int]]] = field(default_factory=list)
-    retry_text: Optional[str] = None  # the schedule as the user wrote it
-    respawn_delay_ms: int = 0
-    respawn_max: int = 10
-    # The effective window, with the rule set's default when unset (0: the
-    # whole lifetime); the _text fields are the values as written (None:
-    # not set), so that only what the script says is passed on.
-    respawn_period_ms: Optional[int] = None
-    respawn_delay_text: Optional[str] = None
-    respawn_period_text: Optional[str] = None
-    respawn_delay_step_ms: int = 0
-    respawn_delay_cap_ms: int = 30000
-    respawn_delay_step_text: Optional[str] = None
-    respawn_delay_cap_text: Optional[str] = None
-    # The restart policy (ours, see openrc_sv.respawnpolicy): the same
-    # attribute names as sd_args.Options, so Settings.of reads either.
-    respawn_on: str = "always"
-    respawn_stop_exits: frozenset = frozenset()
-    respawn_stop_signals: frozenset = frozenset()
-    respawn_delay_factor: int = 0        # thousandths; 0: the linear step
-    respawn_reset_after_ms: int = 0
-    # Which OpenRC's supervise-daemon this service behaves like (see
-    # openrc_sv.rcversion): the rule set, and the pin when the variables
-    # name one (passed on as --compat, so that every backend applies the
-    # same rules whatever it would detect by itself).
-    rules: Optional[object] = None
-    compat: Optional[str] = None
-    healthcheck_timer_ms: Optional[int] = None
-    healthcheck_delay_ms: Optional[int] = None
-    healthcheck_timeout_ms: Optional[int] = None
-    # The watchdog (ours, see openrc_sv.watchdog): WATCHDOG=1 at least this
-    # often on the notify socket (notify=socket:ready); None: none.
-    watchdog_timer_ms: Optional[int] = None
-    output_log: Optional[str] = None
-    error_log: Optional[str] = None
-    output_logger: Optional[str] = None
-    error_logger: Optional[str] = None
-    input_file: Optional[str] = None
-    notify: Optional[str] = None
-    reload_signal: int = int(signal.SIGHUP)
-    capabilities: Optional[str] = None   # cap_iab(3) text, checked here
-    secbits: Optional[str] = None
-    no_new_privs: bool = False
-    # conf.d's SSD_NICELEVEL, SSD_IONICELEVEL, SSD_OOM_SCORE_ADJ (exported),
-    # which supervise-daemon reads from its environment: here they are
-    # options, so that openrc-sv-exec applies them under runit and monit too.
-    nicelevel: Optional[int] = None
-    ionice: Optional[str] = None
-    oom_score_adj: Optional[int] = None
-    stop_group: bool = False             # stopgroup=: signal the daemon's process group
-    supervise_daemon_args: List[str] = field(default_factory=list)
-    has_healthcheck: bool = False     # the script defines healthcheck()
-    has_unhealthy: bool = False
-    extra: Dict[str, str] = field(default_factory=dict)
+class ServiceModel(Record):
+    """The validated service: every variable the backends read, typed."""
+    RECORD_FIELDS = (
+        ("service", REQUIRED),            # RC_SVCNAME
+        ("script", REQUIRED),             # RC_SERVICE: path of the init script
+        ("command", REQUIRED),
+        ("args", new(list)),
+        ("backend", "native"),
+        ("name", None),                   # display name (name=)
+        ("description", None),
+        ("user", None),                   # command_user as written (user[:group])
+        ("uid", None),
+        ("gid", None),
+        ("directory", None),
+        ("chroot", None),
+        ("umask", None),
+        ("pidfile", None),
+        ("retry", new(list)),             # [(kind, value)]: convert.retry_schedule
+        ("retry_text", None),             # the schedule as the user wrote it
+        ("respawn_delay_ms", 0),
+        ("respawn_max", 10),
+        # The effective window, with the rule set's default when unset (0: the
+        # whole lifetime); the _text fields are the values as written (None:
+        # not set), so that only what the script says is passed on.
+        ("respawn_period_ms", None),
+        ("respawn_delay_text", None),
+        ("respawn_period_text", None),
+        ("respawn_delay_step_ms", 0),
+        ("respawn_delay_cap_ms", 30000),
+        ("respawn_delay_step_text", None),
+        ("respawn_delay_cap_text", None),
+        # The restart policy (ours, see openrc_sv.respawnpolicy): the same
+        # attribute names as sd_args.Options, so Settings.of reads either.
+        ("respawn_on", "always"),
+        ("respawn_stop_exits", frozenset()),
+        ("respawn_stop_signals", frozenset()),
+        ("respawn_delay_factor", 0),      # thousandths; 0: the linear step
+        ("respawn_reset_after_ms", 0),
+        # Which OpenRC's supervise-daemon this service behaves like (see
+        # openrc_sv.rcversion): the rule set, and the pin when the variables
+        # name one (passed on as --compat, so that every backend applies the
+        # same rules whatever it would detect by itself).
+        ("rules", None),
+        ("compat", None),
+        ("healthcheck_timer_ms", None),
+        ("healthcheck_delay_ms", None),
+        ("healthcheck_timeout_ms", None),
+        # The watchdog (ours, see openrc_sv.watchdog): WATCHDOG=1 at least this
+        # often on the notify socket (notify=socket:ready); None: none.
+        ("watchdog_timer_ms", None),
+        ("output_log", None),
+        ("error_log", None),
+        ("output_logger", None),
+        ("error_logger", None),
+        ("input_file", None),
+        ("notify", None),
+        ("reload_signal", _SIGHUP),
+        ("capabilities", None),           # cap_iab(3) text, checked here
+        ("secbits", None),
+        ("no_new_privs", False),
+        # conf.d's SSD_NICELEVEL, SSD_IONICELEVEL, SSD_OOM_SCORE_ADJ (exported),
+        # which supervise-daemon reads from its environment: here they are
+        # options, so that openrc-sv-exec applies them under runit and monit too.
+        ("nicelevel", None),
+        ("ionice", None),
+        ("oom_score_adj", None),
+        ("stop_group", False),            # stopgroup=: signal the daemon's process group
+        ("supervise_daemon_args", new(list)),
+        ("has_healthcheck", False),       # the script defines healthcheck()
+        ("has_unhealthy", False),
+        ("extra", new(dict)),
+    )
 
     @property
     def display_name(self):
@@ -118,7 +121,7 @@ class ServiceModel:
         for kind, value in self.retry:
             if kind == "signal":
                 return value
-        return int(signal.SIGTERM)
+        return _SIGTERM
 
 
 def _opt(variables, key):
@@ -161,7 +164,7 @@ def from_variables(service, script, variables, args, functions=(), sd_args=None)
     if _opt(v, "umask"):
         m.umask = convert.umask("umask", v["umask"])
     m.pidfile = _path("pidfile", _opt(v, "pidfile"))
-    stopsig = convert.signal_number("stopsig", v["stopsig"]) if _opt(v, "stopsig") else int(signal.SIGTERM)
+    stopsig = convert.signal_number("stopsig", v["stopsig"]) if _opt(v, "stopsig") else _SIGTERM
     if _opt(v, "retry"):
         m.retry_text = v["retry"]
         m.retry = convert.retry_schedule("retry", v["retry"], stopsig)

@@ -15,8 +15,6 @@ message from supervise-daemon or openrc-sv-exec about `--stdout` reaches
 an init script's author as one about `output_log`.
 """
 
-import re
-
 from .. import convert
 
 
@@ -120,14 +118,17 @@ VARIABLES = {
     "--ionice": "SSD_IONICELEVEL", "--oom-score-adj": "SSD_OOM_SCORE_ADJ",
     "--compat": "supervise_daemon_compat",
 }
-_OPTION_AT_START = re.compile(r"(^|: )(--[a-z-]+)(?=: )")
+_OPTION_AT_START = r"(^|: )(--[a-z-]+)(?=: )"
 
 
 def in_variables(text):
     """A message naming an option, reworded to name its variable:
     "--stdout: cannot open ..." -> "output_log: cannot open ..."."""
-    return _OPTION_AT_START.sub(lambda m: m.group(1) + VARIABLES.get(m.group(2), m.group(2)),
-                                text)
+    if "--" not in text:
+        return text     # the usual case, without importing re (issue 10)
+    import re
+    return re.sub(_OPTION_AT_START,
+                  lambda m: m.group(1) + VARIABLES.get(m.group(2), m.group(2)), text)
 
 
 def _words(model, process_only):

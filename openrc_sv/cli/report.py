@@ -8,7 +8,6 @@ supervisor=supervise-daemon (our drop-in or OpenRC's C program: the same
 state files, so the native backend's reader serves both).
 """
 
-import json
 import os
 
 from .. import shellvars
@@ -168,6 +167,7 @@ def _json(statuses):
                 d[k] = round(d[k], 3)
         d["exit_code"] = s.exit_code
         out.append(d)
+    import json     # not at the top: `status --quiet`, the plugin's, prints none
     return json.dumps(out, indent=2, sort_keys=True)
 
 
@@ -200,6 +200,7 @@ def listing(as_json=False):
     evaluate.check_service_dir()
     found = entries()
     if as_json:
+        import json
         print(json.dumps([{"service": e.service, "backend": e.backend} for e in found],
                          indent=2))
     else:
