@@ -12,14 +12,22 @@ There are no files to render: render() returns an empty list, and
 describe() gives the command line start would run (shown by
 `openrc-sv render`).
 
-The supervisor we run is ours, started through openrc_sv.launcher (this
-Python, without `site`), never /sbin/supervise-daemon, which is OpenRC's C
-program.
+The supervisor we run is ours, never /sbin/supervise-daemon, which is
+OpenRC's C program.  It runs in this very process: start, stop and signal
+call our supervise-daemon's main() with the words the command line would
+have, so that the runscript plugin's every start and stop pays for one
+interpreter, not two (issue 10: a second `python -I -S` and its imports
+were a third of a plugin start).  What it would have printed on stderr is
+taken and reworded here, as it was from the separate process.
+
+`--start` forks the supervisor from this process (or asks the fork server,
+which forks it from its own): a supervisor forked here keeps the pages of
+this interpreter, which has loaded the model's code on top of
+supervise-daemon's.  That is why this path imports so little (no
+dataclasses, typing, subprocess, re; record.py, options.in_variables).
 """
 
 import os
-import shlex
-import subprocess
 import sys
 import time
 
@@ -33,9 +41,85 @@ from .options import in_variables, start_options
 
 
 def supervise_daemon_argv():
-    """How to run our supervise-daemon: a lean interpreter (see launcher)."""
+    """How to run our supervise-daemon as a program of its own: a lean
+    interpreter (see launcher).  What a supervisor re-executes on SIGHUP;
+    the backend itself calls it in-process (run_supervise_daemon)."""
     from .. import launcher
     return launcher.argv()
+
+
+class _Said:
+    """sys.stderr while our supervise-daemon runs in this process: keeps
+    what it writes (see _in_child for a process forked meanwhile)."""
+
+    def __init__(self, real):
+        self.real = real
+        self.parts = []
+
+    def write(self, text):
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def lines(self):
+        return "".join(self.parts).splitlines()
+
+
+# While supervise-daemon runs here: the _Said in use, and the command line
+# a process forked meanwhile shows (see _in_child).
+_running = {"said": None, "title": None}
+_hooked = []
+
+
+def _in_child():
+    """Right after a fork while supervise-daemon runs here: the process is
+    the supervisor `--start` forks (it forks nothing else).  It gets the
+    real stderr back at once (it detaches onto /dev/null and must not keep
+    writing into our list), and the command line a supervisor shows,
+    `... supervise-daemon SVC --start ...` (proctitle), not ours.  Only
+    once: the supervisor's own forks (the daemon, its workers) inherit the
+    cleared state."""
+    said, title = _running["said"], _running["title"]
+    _running["said"] = _running["title"] = None
+    if said is not None and sys.stderr is said:
+        sys.stderr = said.real
+    if title:
+        from .. import proctitle
+        proctitle.set_words(title)
+
+
+def run_supervise_daemon(words, env, capture=False):
+    """Our supervise-daemon's main(words) in this process, with the
+    environment changes env (name -> value) made for its run only.
+    Returns its exit status, or with capture=True (exit status, the lines
+    it wrote on stderr)."""
+    from .. import supervise_daemon
+    if not _hooked:
+        os.register_at_fork(after_in_child=_in_child)
+        _hooked.append(True)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    said = None
+    if capture:
+        said = _Said(sys.stderr)
+        sys.stderr = said
+    _running["said"] = said
+    _running["title"] = supervise_daemon_argv() + list(words)
+    try:
+        rc = supervise_daemon.main(list(words))
+    finally:
+        _running["said"] = _running["title"] = None
+        if said is not None:
+            sys.stderr = said.real
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    rc = rc or 0
+    return (rc, said.lines()) if capture else rc
 
 
 class NativeBackend(Backend):
@@ -55,38 +139,32 @@ class NativeBackend(Backend):
 
     def describe(self):
         """The start command line as one shell-quoted line (`openrc-sv render`)."""
+        import shlex
         return "RC_SVCNAME=%s %s" % (shlex.quote(self.model.service),
                                      shlex.join(["supervise-daemon"] + self.start_words()))
 
     def _env(self):
-        env = dict(os.environ)
-        env["RC_SVCNAME"] = self.model.service
-        env["SVCNAME"] = self.model.service
+        """What the environment must say while supervise-daemon runs: the
+        service, as openrc-run says it (the same values inside it)."""
+        env = {"RC_SVCNAME": self.model.service, "SVCNAME": self.model.service}
         if self.model.script:
             env["RC_SERVICE"] = self.model.script
         return env
 
-    def _run(self, argv, errors=False):
+    def _run(self, words, errors=False):
         """Exit status, or with errors=True (exit status, what it said on
-        stderr reworded to name variables, not options).  stdin is /dev/null
-        so a daemon never holds the caller's."""
-        try:
-            if not errors:
-                return subprocess.run(argv, env=self._env(), stdin=subprocess.DEVNULL).returncode
-            # The supervisor detaches onto /dev/null: the pipe ends with --start.
-            r = subprocess.run(argv, env=self._env(), stdin=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-        except OSError as e:
-            raise UserError("native: cannot run %s: %s" % (argv[0], e.strerror))
+        stderr reworded to name variables, not options)."""
+        if not errors:
+            return run_supervise_daemon(words, self._env())
+        rc, lines = run_supervise_daemon(words, self._env(), capture=True)
         said = [line.strip().lstrip("* ").replace("supervise-daemon: ", "", 1)
-                for line in r.stderr.decode(errors="replace").splitlines() if line.strip()]
-        return r.returncode, [in_variables(line) for line in said]
+                for line in lines if line.strip()]
+        return rc, [in_variables(line) for line in said]
 
     # -- the verbs ---------------------------------------------------------------
     def start(self):
         m = self.model
-        rc, said = self._run(supervise_daemon_argv() + self.start_words(resolve_command(m)),
-                             errors=True)
+        rc, said = self._run(self.start_words(resolve_command(m)), errors=True)
         if rc != 0:
             # supervise-daemon's own reason, as one line about the variable.
             raise UserError(said[-1] if said else "supervise-daemon could not start %s "
@@ -98,13 +176,13 @@ class NativeBackend(Backend):
         # No --pidfile: the supervisor recorded the one it was started with
         # (options/SVC/pidfile).  supervise_stop's "$chroot$pidfile" would
         # name a file inside the chroot, where the supervisor never wrote.
-        rc = self._run(supervise_daemon_argv() + [self.model.service, "--stop"])
+        rc = self._run([self.model.service, "--stop"])
         if rc != 0:
             raise UserError("supervise-daemon could not stop %s (exit status %d)"
                             % (self.model.service, rc))
 
     def signal(self, signum):
-        rc = self._run(supervise_daemon_argv() + [self.model.service, "--signal", str(int(signum))])
+        rc = self._run([self.model.service, "--signal", str(int(signum))])
         if rc != 0:
             raise UserError("supervise-daemon could not signal %s (exit status %d)"
                             % (self.model.service, rc))
