@@ -371,9 +371,22 @@ class RetryingWriter:
     changes.
 
     write(values) does the writing (ServiceState.set_many by default: the
-    supervisor passes its system-call object's), now() is the clock."""
+    supervisor passes its system-call object's), now() is the clock.
+
+    A crash loop is written at most once per GAP: set_many(values,
+    hold=True) (a respawn's values) within GAP of the last successful
+    write keeps them pending until GAP after it (``retry_at``; the loop
+    flushes them then, or the next write without hold does, with its own).
+    A daemon that exits at once is respawned hundreds of times a second,
+    and each respawn's four changed values (child_pid, child_ident,
+    start_count, restarts) are four atomic file writes: most of the
+    supervisor's CPU in such a storm, for values that name a daemon
+    already gone.  Held, they are at most GAP late; a respawn GAP or more
+    after the last write (any daemon that ran that long) is written at
+    once, as before."""
 
     FIRST, CAP = 1.0, 60.0
+    GAP = 0.01
 
     def __init__(self, state, now, log, write=None):
         self.state = state
@@ -385,18 +398,29 @@ class RetryingWriter:
         self._dir_seen = None           # options/SVC's identity right after that write
         self.retry_at = None
         self.delay = 0.0
+        self.last_write = None          # now() at the last successful write
 
     def set(self, key, value):
         self.set_many({key: value})
 
-    def set_many(self, values):
+    def set_many(self, values, hold=False):
         if self.written and self._dir_identity() != self._dir_seen:
             self.written.clear()        # someone else changed options/SVC
+        changed = False
         for k, v in values.items():
             v = None if v is None else str(v)
             if k not in self.pending and k in self.written and self.written[k] == v:
                 continue
             self.pending[k] = v
+            changed = True
+        if self.pending and not self.delay:
+            if self.retry_at is not None and (hold or not changed):
+                return                  # held: nothing that cannot wait with the rest
+            if hold and self.last_write is not None:
+                due = self.last_write + self.GAP
+                if self.now() < due:
+                    self.retry_at = due     # a crash loop: written at the end of the gap
+                    return
         self.flush()
 
     def get(self, key, default=None):
@@ -439,4 +463,5 @@ class RetryingWriter:
         self.pending.clear()
         self.retry_at = None
         self.delay = 0.0
+        self.last_write = self.now()
         return True

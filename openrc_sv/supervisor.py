@@ -292,7 +292,9 @@ class Supervisor:
                 # The watchdog is this daemon's only check: pending until
                 # its first keepalive (a health check says it otherwise).
                 values["healthcheck"] = "pending"
-        self.writer.set_many(values)
+        # A respawn's values wait out the writer's gap in a crash loop
+        # (RetryingWriter.GAP); the start's are on disk before --start says OK.
+        self.writer.set_many(values, hold=respawn)
         self.log(syslog.LOG_INFO, "started %s, pid %d" % (" ".join(self.o.argv), pid))
         self.spawned_at = time.time()
         if self.health:
@@ -748,6 +750,7 @@ class Supervisor:
         """SIGHUP / --reexec: replace this process with a fresh supervisor,
         keeping the daemon (our child: its pid survives exec)."""
         self.log(syslog.LOG_WARNING, "re-executing the supervisor, daemon pid %d kept" % self.pid)
+        self.writer.flush()             # values held in a crash loop: the new one has no copy
         for fd in self.out.inheritable_fds() + [self.ctl.fd, self.ctl.keep_fd]:
             os.set_inheritable(fd, True)
         from . import handoff

@@ -157,3 +157,51 @@ def test_a_partly_failed_batch_is_written_whole_next_time(tmp_path):
     w.set_many(dict(RESPAWN, child_pid=11, restarts=1))
     assert set(rec.calls[-1]) >= {"child_pid", "restarts"}
     assert st.get("child_pid") == "11" and st.get("restarts") == "1"
+
+
+# A crash loop: set_many(hold=True) within GAP of the last write waits for its end.
+
+def test_held_values_wait_for_the_end_of_the_gap_then_go_in_one_call(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN, hold=True)                  # nothing written yet: at once
+    assert len(rec.calls) == 1 and w.retry_at is None
+    w.set_many(dict(RESPAWN, child_pid=11, child_ident="11:6", restarts=1), hold=True)
+    w.set_many(dict(RESPAWN, child_pid=12, child_ident="12:7", restarts=2), hold=True)
+    assert len(rec.calls) == 1 and st.get("child_pid") == "10"
+    assert w.retry_at == 100.0 + w.GAP and w.get("child_pid") == "12"
+    assert w.flush()                                # the loop, at retry_at
+    assert rec.calls[1] == ["child_ident", "child_pid", "restarts"]
+    assert (st.get("child_pid"), st.get("restarts")) == ("12", "2") and w.retry_at is None
+
+
+def test_a_hold_after_the_gap_or_without_hold_writes_at_once(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    clock = [100.0]
+    w.now = lambda: clock[0]
+    w.set_many(RESPAWN)
+    clock[0] += w.GAP
+    w.set_many(dict(RESPAWN, child_pid=11), hold=True)
+    assert st.get("child_pid") == "11"
+    w.set_many(dict(RESPAWN, child_pid=12), hold=True)       # held ...
+    w.set("healthcheck", "ok")                               # ... until a write that is not
+    assert rec.calls[-1] == ["child_pid", "healthcheck"] and st.get("child_pid") == "12"
+
+
+def test_a_failing_write_is_not_held_but_retried_as_before(tmp_path):
+    st, w, rec, logged = make(tmp_path)
+    w.set_many(RESPAWN)
+    rec.full = True
+    w.set_many(dict(RESPAWN, child_pid=11))
+    assert w.retry_at == 101.0
+    w.set_many(dict(RESPAWN, child_pid=12), hold=True)     # tried again, with the next write
+    assert rec.calls[-1] == ["child_pid"] and w.retry_at == 102.0 and len(logged) == 1
+
+
+def test_a_value_that_did_not_change_leaves_the_held_ones_held(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(dict(RESPAWN, healthcheck="pending"))
+    w.set_many(dict(RESPAWN, child_pid=11), hold=True)
+    w.set("healthcheck", "pending")         # a health check scheduled for the new daemon
+    assert len(rec.calls) == 1 and w.retry_at == 100.0 + w.GAP
+    w.set("healthcheck", "ok")
+    assert rec.calls[-1] == ["child_pid", "healthcheck"] and w.retry_at is None

@@ -9,7 +9,7 @@ import errno
 import pytest
 
 from openrc_sv import sd_args, supervisor
-from openrc_sv.rcstate import ServiceState
+from openrc_sv.rcstate import RetryingWriter, ServiceState
 from openrc_sv.supervisor import (BACKOFF, DONE, FAILED, RESTARTING, RUNNING, STOPPING,
                                   Supervisor, parse_control)
 
@@ -70,8 +70,21 @@ def make(tmp_path):
         sup = Supervisor(o, st, str(tmp_path / "pid"), None, None, system=fake)
         sup.logged = []
         sup.log = lambda prio, msg: sup.logged.append(msg)
+        # The clock stands still unless a test moves it: every respawn
+        # would be a crash loop's, whose state waits out the writer's gap
+        # (tested on its own, with crash_loop below).
+        sup.writer.GAP = 0
         sup.spawn()
         return sup, fake, st
+    return build
+
+
+@pytest.fixture
+def crash_loop(make):
+    def build(*opts):
+        sup, clock, st = make(*opts)
+        del sup.writer.GAP              # the real one
+        return sup, clock, st
     return build
 
 
@@ -216,6 +229,67 @@ def test_a_full_run_never_ends_supervision_and_the_state_arrives_later(make):
     tick(sup)
     assert st.get("child_pid") == str(sup.pid) and st.get("last_exit") == "signal KILL"
     assert sup.writer.retry_at is None and sup._timeout() is None
+
+
+# A crash loop's state: at most one write per RetryingWriter.GAP ---------------------
+
+def test_a_crash_loop_writes_its_state_at_the_end_of_the_gap(crash_loop):
+    sup, clock, st = crash_loop()
+    first = sup.pid
+    assert st.get("child_pid") == str(first)       # the start: written at once
+    for _ in range(3):                             # three respawns within the gap
+        crash(sup)
+        tick(sup)
+    assert sup.phase == RUNNING and sup.pid == first + 3
+    assert st.get("child_pid") == str(first) and st.get("start_count") == "0"
+    gap = RetryingWriter.GAP
+    assert sup.writer.retry_at == clock.t + gap and 0 < sup._timeout() <= gap * 1000 + 1
+    assert sup.writer.get("child_pid") == str(sup.pid)     # the supervisor's own view
+    clock.t += gap
+    tick(sup)
+    assert {k: st.get(k) for k in ("child_pid", "child_ident", "start_count", "restarts",
+                                   "last_exit")} == {
+        "child_pid": str(sup.pid), "child_ident": "%d:1" % sup.pid, "start_count": "3",
+        "restarts": "3", "last_exit": "signal KILL"}
+    assert sup.writer.retry_at is None and sup._timeout() is None   # idle again
+
+
+def test_a_respawn_after_the_gap_is_written_at_once(crash_loop):
+    sup, clock, st = crash_loop()
+    clock.t += RetryingWriter.GAP                  # the daemon ran that long
+    crash(sup)
+    tick(sup)
+    assert st.get("child_pid") == str(sup.pid) and st.get("start_count") == "1"
+    assert sup.writer.retry_at is None
+
+
+def test_a_write_that_is_not_a_respawn_takes_the_held_values_with_it(crash_loop):
+    sup, clock, st = crash_loop()
+    crash(sup)
+    tick(sup)
+    assert st.get("child_pid") != str(sup.pid)
+    sup.writer.set("healthcheck", "ok")           # a health result, a keepalive
+    assert st.get("child_pid") == str(sup.pid) and st.get("healthcheck") == "ok"
+    assert sup.writer.retry_at is None
+
+
+def test_a_reexec_writes_the_held_values_first(crash_loop, monkeypatch):
+    sup, clock, st = crash_loop()
+    crash(sup)
+    tick(sup)
+    assert st.get("child_pid") != str(sup.pid)
+    seen = []
+
+    def execv(path, argv):
+        seen.append(st.get("child_pid"))
+        raise OSError(errno.ENOEXEC, "Exec format error")
+    monkeypatch.setattr(supervisor.os, "execv", execv)
+    monkeypatch.setattr(sup, "ctl", type("Ctl", (), {"fd": sup.wake_r, "keep_fd": sup.wake_w})())
+    monkeypatch.setattr(supervisor.signal, "set_wakeup_fd", lambda *a, **k: -1)
+    monkeypatch.setattr(sup, "install_signals", lambda: None)
+    monkeypatch.setattr(supervisor.os, "environ", {})
+    sup._reexec()
+    assert seen == [str(sup.pid)]
 
 
 def test_a_full_run_when_giving_up_still_ends_as_failed(make):
