@@ -271,3 +271,32 @@ def test_the_supervisor_forked_in_process_shows_supervise_daemons_command_line(s
     want = native.supervise_daemon_argv() + ["svc", "--start", "/bin/sleep", "--", "1"]
     # pytest's own command line may be too short for all of it: whole words, in order
     assert shown == want[:len(shown)] and len(shown) >= min(len(want), 1)
+
+
+# -- the end of a plugin command -----------------------------------------------------
+
+@pytest.mark.parametrize("argv,code", [
+    (["start", "--model", "-", "svc"], 1),              # the plugin's: ends the process
+    (["status", "--quiet", "--model", "-", "svc"], 1),
+    (["status", "--json", "no-such-service"], None),    # anything else returns
+])
+def test_a_plugin_command_line_ends_the_process_with_its_output_written(argv, code, tmp_path):
+    lean = launcher.cli_code(dirs=[])
+    out = subprocess.run([sys.executable, "-I", "-S", "-c",
+                          lean.replace("sys.exit(main())",
+                                       "print('to stdout', end=''); rc = main(); "
+                                       "print('returned', rc); sys.exit(rc)")] + argv,
+                         input=b"", capture_output=True,
+                         env=dict(os.environ, RC_SVCDIR=str(tmp_path)))
+    if code is None:
+        assert b"returned" in out.stdout
+    else:
+        assert (out.returncode, out.stdout) == (code, b"to stdout")
+        assert out.stderr.startswith(b" * ERROR: svc: ") and b"Traceback" not in out.stderr
+
+
+def test_main_called_with_a_list_returns_for_the_plugins_lines_too(tmp_path, monkeypatch):
+    from openrc_sv import cli
+    monkeypatch.setenv("RC_SVCDIR", str(tmp_path))
+    monkeypatch.setattr(sys, "stdin", open(os.devnull))
+    assert cli.main(["stop", "--model", "-", "svc"]) == 1
