@@ -399,11 +399,19 @@ class RetryingWriter:
         self.retry_at = None
         self.delay = 0.0
         self.last_write = None          # now() at the last successful write
+        self._unchecked = False         # pending holds values not compared with `written`
 
     def set(self, key, value):
         self.set_many({key: value})
 
     def set_many(self, values, hold=False):
+        if hold and self._held():
+            # Taken as given: flush() drops what is already there once it
+            # has looked at options/SVC (no stat per respawn in a storm).
+            for k, v in values.items():
+                self.pending[k] = None if v is None else str(v)
+            self._unchecked = True
+            return
         if self.written and self._dir_identity() != self._dir_seen:
             self.written.clear()        # someone else changed options/SVC
         changed = False
@@ -413,15 +421,22 @@ class RetryingWriter:
                 continue
             self.pending[k] = v
             changed = True
-        if self.pending and not self.delay:
-            if self.retry_at is not None and (hold or not changed):
-                return                  # held: nothing that cannot wait with the rest
-            if hold and self.last_write is not None:
-                due = self.last_write + self.GAP
-                if self.now() < due:
-                    self.retry_at = due     # a crash loop: written at the end of the gap
-                    return
+        if self.pending and not changed and self.retry_at is not None and not self.delay:
+            return                      # held: nothing new, it waits with the rest
         self.flush()
+
+    def _held(self):
+        """Does a respawn's write wait now: within GAP of the last write,
+        or already waiting for the end of it?  (Not while writes fail:
+        those are tried again with the next write.)"""
+        if self.delay or self.last_write is None:
+            return False
+        if self.retry_at is None:
+            due = self.last_write + self.GAP
+            if self.now() >= due:
+                return False
+            self.retry_at = due         # a crash loop: written at the end of the gap
+        return True
 
     def get(self, key, default=None):
         if key in self.pending:
@@ -439,7 +454,17 @@ class RetryingWriter:
 
     def flush(self):
         """Write what is pending; True once nothing is."""
+        if self._unchecked:
+            # Held values: what this writer knows is there already is not
+            # written again, unless options/SVC changed meanwhile.
+            self._unchecked = False
+            if self.written and self._dir_identity() != self._dir_seen:
+                self.written.clear()
+            w = self.written
+            for k in [k for k, v in self.pending.items() if k in w and w[k] == v]:
+                del self.pending[k]
         if not self.pending:
+            self.retry_at = None
             return True
         batch = dict(self.pending)
         try:

@@ -167,6 +167,8 @@ class Supervisor:
             from .watchdog import Watchdog
             self.watchdog = Watchdog(opts.watchdog_timer_ms, opts.notify_timeout_ms)
         self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.debug = getattr(opts, "verbose", False)    # --verbose: the phase transitions too
+        self._started = "started %s, pid " % " ".join(opts.argv)
         rules = getattr(opts, "rules", None)
         if rules is not None:
             # Which OpenRC's respawn defaults apply, and why (man
@@ -227,7 +229,7 @@ class Supervisor:
         # The phase transitions are debug lines, sent only with --verbose:
         # a crash storm would otherwise send four lines per respawn where
         # OpenRC's supervisor sends one.
-        if prio == syslog.LOG_DEBUG and not getattr(self.o, "verbose", False):
+        if prio == syslog.LOG_DEBUG and not self.debug:
             return
         syslog.syslog(prio, "%s: %s" % (self.o.svcname, msg))
 
@@ -295,10 +297,10 @@ class Supervisor:
         # A respawn's values wait out the writer's gap in a crash loop
         # (RetryingWriter.GAP); the start's are on disk before --start says OK.
         self.writer.set_many(values, hold=respawn)
-        self.log(syslog.LOG_INFO, "started %s, pid %d" % (" ".join(self.o.argv), pid))
+        self.log(syslog.LOG_INFO, self._started + str(pid))
         self.spawned_at = time.time()
-        if self.health:
-            self.health.schedule_first(self.sys.now())
+        if self._health:
+            self._health.schedule_first(self.sys.now())
         self.publish()
 
     def publish(self):
@@ -307,7 +309,7 @@ class Supervisor:
         timer, and never the end of supervision (publish does not raise)."""
         if self.prom is None:
             return
-        h = self.health if self.checks else None
+        h = self._health if self.checks else None
         up = self.pid is not None
         self.prom.publish({
             "up": 1 if up else 0, "failed": 1 if self.phase == FAILED else 0,
@@ -391,7 +393,8 @@ class Supervisor:
             return
         before = self.phase
         self.phase, actions = getattr(self, "on_" + handler)(ev)
-        self.log(syslog.LOG_DEBUG, "%s --%s--> %s" % (before, name, self.phase))
+        if self.debug:
+            self.log(syslog.LOG_DEBUG, "%s --%s--> %s" % (before, name, self.phase))
         if self.phase != RUNNING and self.watchdog:
             self.watchdog.disarm()      # watched again from the next spawn
         for action in actions:
@@ -541,12 +544,12 @@ class Supervisor:
         elif kind == "reopen":
             self.out.reopen()
         elif kind == "health_cancel":
-            if self.health:
-                self.health.cancel()
+            if self._health:
+                self._health.cancel()
         elif kind == "unhealthy":
-            if not self.health:
+            if not self._health:
                 return ("HealthVerdict", "restart")
-            self.health.run_unhealthy(self.sys.now())
+            self._health.run_unhealthy(self.sys.now())
         elif kind == "publish":
             self.publish()
         elif kind == "stop_begin":
@@ -596,7 +599,7 @@ class Supervisor:
             # The pipes we drain change as loggers die and come back; the
             # health check's output pipe comes and goes with each check.
             want = self.out.poll_fds()
-            hfd = self.health.output_fd() if self.health else None
+            hfd = self._health.output_fd() if self._health else None
             if hfd is not None:
                 want.append(hfd)
             nfd = self._notify_fd_polled()
@@ -633,7 +636,7 @@ class Supervisor:
                 evs += [("StopRequested", "control fifo") if c[0] == "stop" else ("Control", c)
                         for c in self.ctl.read()]
             elif fd == health_fd:
-                self.health.read_output()
+                self._health.read_output()
             else:
                 self.out.pump(fd)
         evs += self._reap()
@@ -645,7 +648,7 @@ class Supervisor:
             evs.append(("RespawnDue",))
         if self.stopper and self.stopper.deadline is not None and t >= self.stopper.deadline:
             evs.append(("StopDeadline",))
-        if self.health and self.phase == RUNNING and self.health.tick(t) == "restart" and self.pid:
+        if self._health and self.phase == RUNNING and self._health.tick(t) == "restart" and self.pid:
             evs.append(("HealthVerdict", "restart"))
         if self.watchdog and self.phase == RUNNING and self.pid and self.watchdog.due(t):
             evs.append(("WatchdogMissed",))
@@ -654,7 +657,7 @@ class Supervisor:
     def _timeout(self):
         due = [t for t in (self.respawn_at,
                            self.stopper.deadline if self.stopper else None,
-                           self.health.deadline() if self.health else None,
+                           self._health.deadline() if self._health else None,
                            self._watchdog_wakeup(),
                            self.out.deadline(), self.writer.retry_at) if t is not None]
         if not due:
@@ -741,8 +744,8 @@ class Supervisor:
                 return evs
             if pid == self.pid:
                 evs.append(("DaemonExited", status))
-            elif self.health and self.health.owns(pid):
-                self.health.exited(pid, status, self.sys.now())
+            elif self._health and self._health.owns(pid):
+                self._health.exited(pid, status, self.sys.now())
             else:
                 evs.append(("LoggerExited", pid))
 

@@ -205,3 +205,25 @@ def test_a_value_that_did_not_change_leaves_the_held_ones_held(tmp_path):
     assert len(rec.calls) == 1 and w.retry_at == 100.0 + w.GAP
     w.set("healthcheck", "ok")
     assert rec.calls[-1] == ["child_pid", "healthcheck"] and w.retry_at is None
+
+
+def test_held_values_already_there_are_not_written_again(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+    w.set_many(dict(RESPAWN, child_pid=11), hold=True)
+    assert w.flush() and rec.calls[-1] == ["child_pid"]
+    w.set_many(dict(RESPAWN, child_pid=11), hold=True)      # nothing new at all
+    assert w.retry_at is not None
+    assert w.flush() and len(rec.calls) == 2 and w.retry_at is None
+
+
+def test_held_values_go_whole_into_an_options_dir_wiped_meanwhile(tmp_path):
+    st, w, rec, _ = make(tmp_path)
+    w.set_many(RESPAWN)
+    as_if_written_long_ago(w, st)
+    w.last_write = 100.0
+    w.set_many(dict(RESPAWN, child_pid=11), hold=True)
+    shutil.rmtree(options(st))          # rc-service SVC zap while it was held
+    assert w.flush()
+    assert rec.calls[-1] == sorted(RESPAWN)
+    assert st.get("start_time") == RESPAWN["start_time"] and st.get("child_pid") == "11"

@@ -70,6 +70,7 @@ def make(tmp_path):
         sup = Supervisor(o, st, str(tmp_path / "pid"), None, None, system=fake)
         sup.logged = []
         sup.log = lambda prio, msg: sup.logged.append(msg)
+        sup.debug = True                # the phase transitions too, as with --verbose
         # The clock stands still unless a test moves it: every respawn
         # would be a crash loop's, whose state waits out the writer's gap
         # (tested on its own, with crash_loop below).
@@ -342,3 +343,18 @@ def test_control_protocol():
     assert parse_control("sig 1sig 15") == [("sig", 1), ("sig", 15)]   # two writers, one read
     assert parse_control("SIG 10\nreopen") == [("sig", 10), ("reopen",)]
     assert parse_control("sig 999 sig x") == []
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_the_phase_transitions_are_sent_only_with_verbose(tmp_path, monkeypatch, verbose):
+    sent = []
+    monkeypatch.setattr(supervisor.syslog, "syslog", lambda prio, msg: sent.append(msg))
+    o = sd_args.parse(["svc", "--start"] + (["--verbose"] if verbose else []) + ["/bin/true"],
+                      {"RC_SVCNAME": "svc"})
+    sup = Supervisor(o, ServiceState("svc", root=str(tmp_path)), str(tmp_path / "pid"), None,
+                     None, system=FakeSystem())
+    sup.spawn()
+    crash(sup)
+    tick(sup)
+    assert ("svc: running --DaemonExited--> backoff" in sent) == verbose
+    assert "svc: started /bin/true, pid 5001" in sent and "svc: /bin/true, pid 5000, signal KILL" in sent
