@@ -65,7 +65,7 @@ def _become_supervisor(listener, conn, request, report_fd, ctx, ready_fd, go_fd)
     forkserver_context), say so on ready_fd, and, once the server answers
     on go_fd that the client has been told, turn into the service's
     supervisor.  Never returns."""
-    import signal
+    from . import sigs as signal    # not `signal`: its enums would write pages here
     try:
         listener.close()
         conn.close()

@@ -102,6 +102,9 @@ def why_not(requester, server):
 
 # -- the server reads the requester's context -----------------------------------
 
+_syscall = None         # libc's syscall(), made once (ctypes builds a class per CDLL)
+
+
 def _ioprio_syscall(get):
     import platform
     from .privs import _IOPRIO_SET
@@ -115,9 +118,11 @@ def ioprio(pid):
     nr = _ioprio_syscall(True)
     if nr is None:
         return None
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    v = libc.syscall(nr, 1, pid)
+    global _syscall
+    if _syscall is None:
+        import ctypes
+        _syscall = ctypes.CDLL(None, use_errno=True).syscall
+    v = _syscall(nr, 1, pid)
     return None if v < 0 else v
 
 
@@ -140,7 +145,15 @@ def _cgroups(pid):
 
 class Context:
     """The requester's process context, read by the server; apply() in the
-    forked supervisor makes it its own."""
+    forked supervisor makes it its own.
+
+    The server compares it with its own (which is the forked supervisor's,
+    until apply) here, so that apply() only makes the changes: every
+    reading, comparing and enum of the `signal` module run in a process
+    forked from the server writes pages it shared (about 500 kB, measured
+    on 3.11), which would stay the supervisor's for the life of the
+    service.  The comparison is the server's, once per request, in pages
+    that stay its own."""
 
     def __init__(self, pid, fallback_umask):
         import resource
@@ -149,21 +162,19 @@ class Context:
         if ident is None:
             raise OSError("the requester is gone")
         st = status(pid)
-        self.cgroups = _cgroups(pid)
-        self.rlimits = [(name, res, resource.prlimit(pid, res)) for name, res in _rlimits()]
-        self.nice = os.getpriority(os.PRIO_PROCESS, pid)
-        self.policy = os.sched_getscheduler(pid)
-        self.sched_priority = os.sched_getparam(pid).sched_priority
-        self.ioprio = ioprio(pid)
+        cgroups = _cgroups(pid)
+        rlimits = [(name, res, resource.prlimit(pid, res)) for name, res in _rlimits()]
+        nice = os.getpriority(os.PRIO_PROCESS, pid)
+        policy = os.sched_getscheduler(pid)
+        sched_priority = os.sched_getparam(pid).sched_priority
+        prio = ioprio(pid)
         oom = _read("/proc/%d/oom_score_adj" % pid)
-        self.oom_score_adj = int(oom) if isinstance(oom, str) else None
-        self.affinity = os.sched_getaffinity(pid)
+        affinity = os.sched_getaffinity(pid)
         self.umask = int(st["Umask"], 8) if "Umask" in st else fallback_umask
-        self.gids = [int(g) for g in st["Gid"].split()[:3]]
-        self.groups = sorted(int(g) for g in st.get("Groups", "").split())
-        self.sigign = int(st.get("SigIgn", "0"), 16)
+        gids = [int(g) for g in st["Gid"].split()[:3]]
+        groups = sorted(int(g) for g in st.get("Groups", "").split())
+        sigign = int(st.get("SigIgn", "0"), 16)
         login = _read("/proc/%d/loginuid" % pid)
-        self.loginuid = login.strip() if isinstance(login, str) else None
         self.cwd_fd = os.open("/proc/%d/cwd" % pid, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         # Everything above is the requester's only if it is still the same
         # process: a pid recycled in between must not lend us its context.
@@ -171,58 +182,96 @@ class Context:
             os.close(self.cwd_fd)
             raise OSError("the requester is gone")
 
+        # What differs from this process: the steps, in apply()'s order.
+        me = os.getpid()
+        mine = _cgroups(me)
+        joins = [(hier, path) for hier, path in cgroups.items() if mine.get(hier) != path]
+        self.cgroup_files = []
+        if joins:
+            mounts = _cgroup_mounts()
+            for hier, path in joins:
+                where = _cgroup_dir(mounts, hier, path)
+                if where is None:
+                    raise OSError(2, "no mount of cgroup hierarchy %s for %s" % (hier, path))
+                self.cgroup_files.append(os.path.join(where, "cgroup.procs"))
+        self.groups = groups if sorted(os.getgroups()) != groups else None
+        self.gids = gids if list(os.getresgid()) != gids else None
+        self.rlimits = [(name, res, value) for name, res, value in rlimits
+                        if resource.getrlimit(res) != value]
+        self.sched = ((policy, sched_priority)
+                      if (os.sched_getscheduler(0), os.sched_getparam(0).sched_priority)
+                      != (policy, sched_priority) else None)
+        self.nice = nice if os.getpriority(os.PRIO_PROCESS, 0) != nice else None
+        self.ioprio = prio if prio is not None and ioprio(me) != prio else None
+        oom = oom.strip() if isinstance(oom, str) else None
+        self.oom_score_adj = (oom if oom is not None
+                              and _read("/proc/self/oom_score_adj") != oom + "\n" else None)
+        self.affinity = affinity if os.sched_getaffinity(0) != affinity else None
+        login = login.strip() if isinstance(login, str) else None
+        mylogin = _read("/proc/self/loginuid")
+        self.loginuid = (login if login is not None
+                         and (mylogin.strip() if isinstance(mylogin, str) else None) != login
+                         else None)
+        self.signals = []
+        from . import sigs
+        for s in range(1, sigs.NSIG):
+            if s in (sigs.SIGKILL, sigs.SIGSTOP):
+                continue
+            want = bool(sigign & (1 << (s - 1)))
+            try:
+                if want != (sigs.getsignal(s) == sigs.SIG_IGN):
+                    self.signals.append((s, sigs.SIG_IGN if want else sigs.SIG_DFL))
+            except (OSError, ValueError):
+                pass                    # signals the C library keeps for itself
+
     def close(self):
         os.close(self.cwd_fd)
 
     def apply(self):
-        """In the forked supervisor: become the requester's twin.  Raises
-        OSError naming the step that failed (the server then says no, and
-        the client forks the supervisor itself)."""
+        """In the forked supervisor: become the requester's twin, making
+        only the changes the server found (the module-level imports and
+        _signal only: nothing here may build what the server did not).
+        Raises OSError naming the step that failed (the server then says
+        no, and the client forks the supervisor itself)."""
         import resource
-        import signal
+        import _signal
         step = "cgroup"
         try:
-            self._join_cgroups()            # first: cpuset bounds the affinity below
+            for path in self.cgroup_files:  # first: cpuset bounds the affinity below
+                _write(path, b"0", os.O_NOFOLLOW)   # 0: the writing process
             step = "groups"
-            if sorted(os.getgroups()) != self.groups:
+            if self.groups is not None:
                 os.setgroups(self.groups)
-            if list(os.getresgid()) != self.gids:
+            if self.gids is not None:
                 os.setresgid(*self.gids)
-            step = "rlimits"                # before nice: RLIMIT_NICE allows it
-            for name, res, value in self.rlimits:
-                if resource.getrlimit(res) != value:
-                    step = name
-                    resource.setrlimit(res, value)
+            for name, res, value in self.rlimits:   # before nice: RLIMIT_NICE allows it
+                step = name
+                resource.setrlimit(res, value)
             step = "scheduling policy"
-            if (os.sched_getscheduler(0) != self.policy
-                    or os.sched_getparam(0).sched_priority != self.sched_priority):
-                os.sched_setscheduler(0, self.policy, os.sched_param(self.sched_priority))
+            if self.sched is not None:
+                os.sched_setscheduler(0, self.sched[0], os.sched_param(self.sched[1]))
             step = "nice"
-            if os.getpriority(os.PRIO_PROCESS, 0) != self.nice:
+            if self.nice is not None:
                 os.setpriority(os.PRIO_PROCESS, 0, self.nice)
             step = "ionice"
-            if self.ioprio is not None and ioprio(0) != self.ioprio:
+            if self.ioprio is not None:
                 from .privs import set_ionice
                 set_ionice(self.ioprio >> 13, self.ioprio & 0x1fff)
             step = "oom_score_adj"
             if self.oom_score_adj is not None:
-                _write_if_differs("/proc/self/oom_score_adj", str(self.oom_score_adj))
+                _write("/proc/self/oom_score_adj", self.oom_score_adj.encode())
             step = "affinity"
-            if os.sched_getaffinity(0) != self.affinity:
+            if self.affinity is not None:
                 os.sched_setaffinity(0, self.affinity)
             step = "loginuid"
             if self.loginuid is not None:
-                _write_if_differs("/proc/self/loginuid", self.loginuid)
+                _write("/proc/self/loginuid", self.loginuid.encode())
             step = "signals"
-            for s in range(1, signal.NSIG):
-                if s in (signal.SIGKILL, signal.SIGSTOP):
-                    continue
-                want = bool(self.sigign & (1 << (s - 1)))
+            for s, how in self.signals:
                 try:
-                    if want != (signal.getsignal(s) == signal.SIG_IGN):
-                        signal.signal(s, signal.SIG_IGN if want else signal.SIG_DFL)
+                    _signal.signal(s, how)
                 except (OSError, ValueError):
-                    pass                    # signals the C library keeps for itself
+                    pass                # as the server found: the C library's own
             step = "umask"
             os.umask(self.umask)
             step = "working directory"
@@ -231,32 +280,11 @@ class Context:
         except OSError as e:
             raise OSError(e.errno, "%s: %s" % (step, e.strerror or e)) from None
 
-    def _join_cgroups(self):
-        mine = _cgroups(os.getpid())
-        mounts = None
-        for hier, path in self.cgroups.items():
-            if mine.get(hier) == path:
-                continue
-            if mounts is None:
-                mounts = _cgroup_mounts()
-            where = _cgroup_dir(mounts, hier, path)
-            if where is None:
-                raise OSError(2, "no mount of cgroup hierarchy %s for %s" % (hier, path))
-            fd = os.open(os.path.join(where, "cgroup.procs"),
-                         os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            try:
-                os.write(fd, b"0")          # 0: the writing process
-            finally:
-                os.close(fd)
 
-
-def _write_if_differs(path, value):
-    cur = _read(path)
-    if isinstance(cur, str) and cur.strip() == value:
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+def _write(path, data, flags=0):
+    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC | flags)
     try:
-        os.write(fd, value.encode())
+        os.write(fd, data)
     finally:
         os.close(fd)
 
