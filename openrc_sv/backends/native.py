@@ -106,7 +106,8 @@ def run_supervise_daemon(words, env, capture=False):
         said = _Said(sys.stderr)
         sys.stderr = said
     _running["said"] = said
-    _running["title"] = supervise_daemon_argv() + list(words)
+    # Only --start forks (the supervisor); stop and signal fork nothing.
+    _running["title"] = supervise_daemon_argv() + list(words) if "--start" in words[:2] else None
     try:
         rc = supervise_daemon.main(list(words))
     finally:
