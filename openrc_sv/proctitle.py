@@ -13,7 +13,9 @@ Linux shows a process's argument area, [arg_start, arg_end) of its memory
 (fields 48 and 49 of /proc/self/stat), as it is now: we write the new words
 there, through /proc/self/mem, as setproctitle(3) does in C.  The area
 keeps its size: words that do not fit are left off (whole words only), and
-the rest is NULs, which /proc shows as empty words at the end.  The
+the rest is NULs, which /proc shows as empty words at the end; when not
+even the words that matter fit (a short command line: `openrc-sv start
+SVC` typed by hand), the old line stays.  The
 interpreter took its copy of argv at start-up and never reads the area
 again.  Where the write is refused (a kernel or security module that
 forbids it) the old command line stays: nothing else depends on it.
@@ -32,25 +34,28 @@ def _arg_area():
     return int(fields[45]), int(fields[46])     # arg_start, arg_end
 
 
-def fit(words, size):
+def fit(words, size, need=1):
     """The bytes for an argument area of SIZE: NUL-terminated words, as
-    many whole ones as fit, NUL-padded.  None if not even the first fits."""
+    many whole ones as fit, NUL-padded.  None if the first NEED do not."""
     out = b""
+    n = 0
     for w in words:
         w = os.fsencode(w) + b"\0"
         if len(out) + len(w) > size:
             break
         out += w
-    if not out:
+        n += 1
+    if n < max(need, 1):
         return None
     return out + b"\0" * (size - len(out))
 
 
-def set_words(words):
-    """Show WORDS as this process's command line; False if it could not."""
+def set_words(words, need=1):
+    """Show WORDS as this process's command line, or at least its first
+    NEED words (else the old line stays); False if it could not."""
     try:
         start, end = _arg_area()
-        data = fit(words, end - start)
+        data = fit(words, end - start, need)
         if data is None:
             return False
         fd = os.open("/proc/self/mem", os.O_WRONLY | os.O_CLOEXEC)

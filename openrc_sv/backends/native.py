@@ -87,7 +87,9 @@ def _in_child():
         sys.stderr = said.real
     if title:
         from .. import proctitle
-        proctitle.set_words(title)
+        # At least up to the service's name, what ps and supervisor_alive
+        # look for: `... supervise-daemon SVC`.
+        proctitle.set_words(title, need=len(supervise_daemon_argv()) + 1)
 
 
 def run_supervise_daemon(words, env, capture=False):

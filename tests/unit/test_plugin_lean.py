@@ -236,6 +236,8 @@ def test_words_that_do_not_fit_are_left_off_whole():
     assert proctitle.fit(["ab", "cd"], 8) == b"ab\0cd\0\0\0"
     assert proctitle.fit(["ab", "cdef"], 6) == b"ab\0\0\0\0"
     assert proctitle.fit(["abcdef"], 4) is None
+    assert proctitle.fit(["ab", "cdef"], 6, need=2) is None
+    assert proctitle.fit(["ab", "cd", "ef"], 7, need=2) == b"ab\0cd\0\0"
 
 
 def test_a_process_shows_the_command_line_it_is_given():
@@ -269,8 +271,22 @@ def test_the_supervisor_forked_in_process_shows_supervise_daemons_command_line(s
     shown = [x for x in os.read(r, 65536).decode().split("\0") if x]
     os.close(r)
     want = native.supervise_daemon_argv() + ["svc", "--start", "/bin/sleep", "--", "1"]
-    # pytest's own command line may be too short for all of it: whole words, in order
-    assert shown == want[:len(shown)] and len(shown) >= min(len(want), 1)
+    # pytest's own command line may be too short for all of it: whole
+    # words, in order, at least up to the service's name
+    assert shown == want[:len(shown)] and len(shown) >= len(want) - 4
+
+
+def test_a_command_line_too_short_for_the_service_name_is_left_as_it_was(tmp_path):
+    script = tmp_path / "t.py"
+    script.write_text("import sys, os; sys.path.insert(0, %r)\n"
+                      "from openrc_sv import proctitle, procinfo\n"
+                      "ok = proctitle.set_words(['python', '-I', '-S', '/%s/supervise-daemon', "
+                      "'svc'], need=5)\n"
+                      "print(ok, [w for w in procinfo.cmdline(os.getpid()) if w][-1])"
+                      % (PARENT, "long" * 200))
+    out = subprocess.run([sys.executable, str(script), "x"], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split() == ["False", "x"]
 
 
 # -- the end of a plugin command -----------------------------------------------------
