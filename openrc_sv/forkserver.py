@@ -83,10 +83,10 @@ def _become_supervisor(listener, conn, request, report_fd, ctx, ready_fd, go_fd)
         if os.read(go_fd, 1) != READY:      # the server gave up on us: the client forks its own
             os._exit(0)
         os.close(go_fd)
-        (argv, env, _cwd, _umask, keys, written), parsed = request
+        argv, env, _cwd, _umask, keys, written = request
         # The environment and the parsing stay out of our pages (leanstart).
         from . import leanstart
-        leanstart.run(parsed, argv, env, report_fd, keys, written,
+        leanstart.run(argv, env, report_fd, keys, written,
                       name=lambda svc: _set_name("sv-" + svc))
     except BaseException as e:          # report, never fall back into the server's loop
         try:
@@ -180,8 +180,10 @@ def _warm_up(sd_args, procinfo, context):
     argv = ["supervise-daemon", "warm", "--start", "--respawn-delay", "1", "--respawn-max", "3",
             "--healthcheck-timer", "5", "--retry", "TERM/5/KILL/5", "/bin/true", "--", "x"]
     try:
-        # What the server parses for each request (leanstart.parse).
-        leanstart.parse(argv, {"RC_SVCNAME": "warm"})
+        # What a supervisor's worker parses, and the supervisor unpacks.
+        lines = []
+        leanstart.parse(lines.append, argv, {"RC_SVCNAME": "warm"})
+        leanstart.unpack(lines[0])
     except Exception:
         pass
     procinfo.identity(os.getpid())
@@ -276,16 +278,9 @@ def _refusal(pid, data):
     if reason:
         return reason
     try:
-        ctx = context.Context(pid, request[3])
+        return request, context.Context(pid, request[3])
     except (OSError, ValueError) as e:
         return "cannot read the requester's context: %s" % e
-    from . import leanstart
-    try:
-        parsed = leanstart.parse(request[0], request[1], ctx.cwd_fd)
-    except Exception as e:              # noqa: B902 - a refusal, never the server's end
-        ctx.close()
-        return "cannot parse the request: %s" % getattr(e, "message", e)
-    return (request, parsed), ctx
 
 
 def main(argv=None):

@@ -9,13 +9,9 @@ copies) and parsing the command line (sd_args: some 450 kB).  Here they
 write about 450 kB, and a supervisor (the rest of its start writes many of
 the same pages) owns about 200 kB less.  So:
 
-  * the command line is parsed by the server, before it forks (parse()):
-    the options are built in the server's pages and the supervisor is
-    born with them.  (It was parsed in a worker forked by the supervisor,
-    whose options came back marshalled: the fork and the unmarshalling
-    wrote about 400 kB of the supervisor's pages, and the fork cost every
-    served start its time.)  The server parses with os.environ showing the
-    request's environment, as the supervisor would have;
+  * the command line is parsed in a short-lived worker (worker.run), which
+    sends back the parsed options (marshal, a builtin, in one hex line),
+    the service dir and the pidfile; only the rule set goes by name;
 
   * the supervisor does not make the request's environment its own.
     os.environ becomes a view of it (RequestEnviron): every Python
@@ -37,6 +33,7 @@ request's (in a worker, or in the forked child), and posix_spawn passes it
 explicitly.
 """
 
+import marshal
 import os
 import sys
 from collections.abc import MutableMapping
@@ -98,42 +95,54 @@ def use(env):
         take()
 
 
-def parse(argv, env, cwd_fd=None):
-    """In the server, before it forks: (options, service state, pidfile)
-    of the request, as the supervisor would find them.  Meanwhile
-    os.environ shows the request's environment (a plain copy, in the
-    server's pages, dropped after: everything parsing reads from it, user
-    mode, the service dir, $RC_LIBEXECDIR ..., is the request's), and the
-    working directory is the requester's (cwd_fd: relative paths are made
-    absolute from there).  Raises UserError as supervise-daemon would."""
+def parse(report, argv, env):
+    """The worker's job: parse the command line (as a start in the
+    supervisor did) and report what the supervisor needs, in one line."""
     from . import sd_args
     from .rcstate import ServiceState, svcdir
-    saved = os.environ
-    here = None
-    if cwd_fd is not None:
-        here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        os.fchdir(cwd_fd)
-    os.environ = dict(env)
-    try:
-        opts = sd_args.parse(argv[1:], env)
-        st = ServiceState(opts.svcname, svcdir(env))
-        pidfile = opts.pidfile or st.get("pidfile")
-    finally:
-        os.environ = saved
-        if here is not None:
-            os.fchdir(here)
-            os.close(here)
-    return opts, st, pidfile
+    opts = sd_args.parse(argv[1:], env)
+    st = ServiceState(opts.svcname, svcdir(env))
+    pidfile = opts.pidfile or st.get("pidfile")
+    fields = dict(opts.__dict__)
+    rules = fields.pop("rules", None)
+    rules = (rules.name, rules.why) if rules is not None else None
+    report(marshal.dumps((fields, rules, st.root, pidfile)).hex())
 
 
-def run(parsed, argv, env, report_fd, keys, written, name=None):
+def unpack(line):
+    """The supervisor's side: (options, service state, pidfile)."""
+    from . import sd_args
+    from .rcstate import ServiceState
+    fields, rules, root, pidfile = marshal.loads(bytes.fromhex(line))
+    opts = sd_args.Options.__new__(sd_args.Options)
+    opts.__dict__.update(fields)
+    if rules is not None:
+        from .rcversion import rules as make_rules
+        opts.rules = make_rules(*rules)
+    return opts, ServiceState(opts.svcname, root), pidfile
+
+
+def run(argv, env, report_fd, keys, written, name=None):
     """Turn this process (forked by the server, the requester's context
-    taken on) into the service's supervisor.  Never returns.  parsed:
-    parse()'s answer, made by the server; name(svc) names the process."""
-    from . import daemonize
+    taken on) into the service's supervisor.  Never returns.  name(svc)
+    names the process."""
+    from . import daemonize, worker
     use(env)
     sys.argv = argv
-    opts, st, pidfile = parsed
+    try:
+        lines = worker.run(lambda report: parse(report, argv, env))
+        opts, st, pidfile = unpack(lines[0])
+    except worker.WorkerError as e:
+        _fail(report_fd, e.args[0])
+    except BaseException as e:
+        _fail(report_fd, worker.message(e))
     if name:
         name(opts.svcname)
     daemonize.run_supervisor(opts, st, pidfile, report_fd, keys, written)
+
+
+def _fail(report_fd, msg):
+    try:
+        os.write(report_fd, ("fork server: %s" % msg).encode(errors="replace"))
+    finally:
+        os._exit(1)
