@@ -257,14 +257,20 @@ def _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock=None):
         # this whole interpreter to itself).
         pid = os.fork()
         if pid == 0:
-            os.close(r)
-            if lock is not None:
-                lock.close_in_child()
-            from . import daemonize
-            # This process's pages are all its own once we exit: workers
-            # would save it nothing (see worker.py).
-            daemonize.run_supervisor(opts, st, pidfile, w, keys, written,
-                                     workers=False)   # never returns
+            # Never back into the caller's code (the plugin's command runs
+            # us in-process): whatever is raised before run_supervisor's
+            # own handling ends this child; the parent reads no "OK".
+            try:
+                os.close(r)
+                if lock is not None:
+                    lock.close_in_child()
+                from . import daemonize
+                # This process's pages are all its own once we exit: workers
+                # would save it nothing (see worker.py).
+                daemonize.run_supervisor(opts, st, pidfile, w, keys, written,
+                                         workers=False)   # never returns
+            finally:
+                os._exit(1)
     os.close(w)
     message = _read_report(r, opts)
     if message == "OK":
