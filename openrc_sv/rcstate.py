@@ -387,6 +387,11 @@ class RetryingWriter:
 
     FIRST, CAP = 1.0, 60.0
     GAP = 0.01
+    # A value may be a function, called when the value is written (or read
+    # with get): a held respawn's child_pid and child_ident, whose /proc
+    # read is needed only for the daemon alive when the gap ends.  DROP from
+    # it: nothing to write for that key (what is there stays).
+    DROP = object()
 
     def __init__(self, state, now, log, write=None):
         self.state = state
@@ -409,13 +414,17 @@ class RetryingWriter:
             # Taken as given: flush() drops what is already there once it
             # has looked at options/SVC (no stat per respawn in a storm).
             for k, v in values.items():
-                self.pending[k] = None if v is None else str(v)
+                self.pending[k] = v if v is None or callable(v) else str(v)
             self._unchecked = True
             return
         if self.written and self._dir_identity() != self._dir_seen:
             self.written.clear()        # someone else changed options/SVC
         changed = False
         for k, v in values.items():
+            if callable(v):
+                v = v()
+                if v is self.DROP:
+                    continue
             v = None if v is None else str(v)
             if k not in self.pending and k in self.written and self.written[k] == v:
                 continue
@@ -441,7 +450,10 @@ class RetryingWriter:
     def get(self, key, default=None):
         if key in self.pending:
             v = self.pending[key]
-            return default if v is None else v
+            if callable(v):
+                v = v()
+            if v is not self.DROP:
+                return default if v is None else v
         return self.state.get(key, default)
 
     def _dir_identity(self):
@@ -455,9 +467,17 @@ class RetryingWriter:
     def flush(self):
         """Write what is pending; True once nothing is."""
         if self._unchecked:
-            # Held values: what this writer knows is there already is not
-            # written again, unless options/SVC changed meanwhile.
+            # Held values: what they are now, and what this writer knows is
+            # there already is not written again, unless options/SVC
+            # changed meanwhile.
             self._unchecked = False
+            for k, v in list(self.pending.items()):
+                if callable(v):
+                    v = v()
+                    if v is self.DROP:
+                        del self.pending[k]
+                    else:
+                        self.pending[k] = None if v is None else str(v)
             if self.written and self._dir_identity() != self._dir_seen:
                 self.written.clear()
             w = self.written

@@ -137,6 +137,7 @@ class Supervisor:
         self.sys = system or System()
         self.phase = RUNNING
         self.pid = None                     # the daemon
+        self._reaped = None                 # the last daemon pid reaped
         self.started_at = None              # when it was spawned (monotonic)
         # The restart policy (respawnpolicy: the same for every backend) and
         # what it keeps between exits; why the service is down, once it is.
@@ -274,15 +275,22 @@ class Supervisor:
             # A respawn: in this process (see _in_worker), straight to the
             # system call, without the worker's report lines.
             self.pid = pid = self._respawn_daemon(stdio, keep, extra_env)
+            self._reaped = None             # (a pid reused since is this daemon's)
             ident = when = None
         self.started_at = self.sys.now()
         values = {
             "child_pid": pid,
             "start_time": when or time.strftime("%Y-%m-%d %H:%M:%S"),
             "start_count": self.history.count,
-            "child_ident": ident or self.sys.identity(pid) or "",
+            "child_ident": ident,
             "restarts": self.restarts,
         }
+        if respawn:
+            # Known when written (held in a crash loop: see _respawned).
+            values["child_pid"] = lambda: self._respawned(pid, True)
+            values["child_ident"] = lambda: self._respawned(pid, False)
+        elif not ident:
+            values["child_ident"] = self.sys.identity(pid) or ""
         if self.last_exit:
             # Written now, not at the exit: nothing delays the respawn.
             values["last_exit"] = self.last_exit
@@ -338,6 +346,17 @@ class Supervisor:
         report(_encode_env(self._setup.env) if lazy and self.fast else "")
         if after:
             after()
+
+    def _respawned(self, pid, as_pid):
+        """child_pid (as_pid) or child_ident of a respawned daemon, when
+        the writer writes it: at once, or at the end of a crash loop's gap
+        (RetryingWriter.GAP), for the daemon alive then.  Until we reap it
+        its pid is its own, even as a zombie; once reaped, the pid may be
+        anyone's: DROP, and options/SVC keeps the pair of the daemon before,
+        which names a dead process just the same."""
+        if pid == self._reaped:
+            return RetryingWriter.DROP
+        return str(pid) if as_pid else (self.sys.identity(pid) or "")
 
     def _respawn_daemon(self, stdio, keep, extra_env):
         """child.spawn in this process: the pid, or child.SpawnError with
@@ -743,6 +762,7 @@ class Supervisor:
             if pid == 0:
                 return evs
             if pid == self.pid:
+                self._reaped = pid      # its pid is free: see _respawned
                 evs.append(("DaemonExited", status))
             elif self._health and self._health.owns(pid):
                 self._health.exited(pid, status, self.sys.now())

@@ -255,6 +255,52 @@ def test_a_crash_loop_writes_its_state_at_the_end_of_the_gap(crash_loop):
     assert sup.writer.retry_at is None and sup._timeout() is None   # idle again
 
 
+def test_a_crash_loop_reads_the_identity_only_of_the_daemon_alive_at_the_gaps_end(crash_loop):
+    sup, clock, st = crash_loop()
+    read = []
+    ident = clock.identity
+    clock.identity = lambda pid: read.append(pid) or ident(pid)
+    for _ in range(3):
+        crash(sup)
+        tick(sup)
+    assert read == []
+    clock.t += RetryingWriter.GAP
+    tick(sup)
+    assert read == [sup.pid] and st.get("child_ident") == "%d:1" % sup.pid
+
+
+def test_a_held_daemon_reaped_before_the_gaps_end_leaves_the_pair_before(crash_loop, monkeypatch):
+    sup, clock, st = crash_loop()
+    first = sup.pid
+    crash(sup)
+    tick(sup)                                   # respawned, held
+    second = sup.pid
+    exits = iter([(second, KILLED)])
+    monkeypatch.setattr(clock, "waitpid", lambda: next(exits, (0, 0)))
+    clock.t += RetryingWriter.GAP
+    tick(sup)                                   # reaped, then the gap's write
+    assert sup.pid != second
+    # The pid reaped may be anyone's now: not written, and child_ident
+    # still names the first daemon (as dead as the second).
+    assert (st.get("child_pid"), st.get("child_ident")) == (str(first), "%d:1" % first)
+    assert st.get("start_count") == "1" and st.get("last_exit") == "signal KILL"
+    clock.t += RetryingWriter.GAP
+    tick(sup)                                   # the third daemon's: a gap after the last write
+    assert (st.get("child_pid"), st.get("child_ident")) == (str(sup.pid), "%d:1" % sup.pid)
+
+
+def test_a_respawned_daemon_with_a_pid_reaped_before_is_written(crash_loop, monkeypatch):
+    sup, clock, st = crash_loop()
+    first = sup.pid
+    sup._reaped = first + 1                     # an earlier daemon had the pid the next gets
+    crash(sup)
+    tick(sup)
+    assert sup.pid == first + 1
+    clock.t += RetryingWriter.GAP
+    tick(sup)
+    assert (st.get("child_pid"), st.get("child_ident")) == (str(sup.pid), "%d:1" % sup.pid)
+
+
 def test_a_respawn_after_the_gap_is_written_at_once(crash_loop):
     sup, clock, st = crash_loop()
     clock.t += RetryingWriter.GAP                  # the daemon ran that long
