@@ -55,7 +55,12 @@ _openrc_sv_dump()
 	# a shell reads a pipe one byte at a time, a syscall per byte of every
 	# value, on each start, stop and status (issue 10).
 	_openrc_sv_set=$(set)
-	_openrc_sv_ifs=$IFS
+	# IFS is put back as it was: unset (the default splitting) stays unset.
+	if [ "${IFS+set}" = set ]; then
+		_openrc_sv_ifs=$IFS _openrc_sv_ifs_set=yes
+	else
+		_openrc_sv_ifs_set=no
+	fi
 	case $- in
 		*f*) _openrc_sv_noglob=yes ;;
 		*) _openrc_sv_noglob=no; set -f ;;
@@ -74,7 +79,11 @@ _openrc_sv_dump()
 		eval "[ \"\${$_openrc_sv_name+set}\" = set ]" || continue
 		eval "printf '%s\0' V \"\$_openrc_sv_name\" \"\${$_openrc_sv_name}\""
 	done
-	IFS=$_openrc_sv_ifs
+	if [ "$_openrc_sv_ifs_set" = yes ]; then
+		IFS=$_openrc_sv_ifs
+	else
+		unset IFS
+	fi
 	[ "$_openrc_sv_noglob" = yes ] || set +f
 	unset _openrc_sv_set
 
@@ -137,12 +146,14 @@ _openrc_sv_words()
 }
 
 # _openrc_sv_defined NAME: is NAME a shell function?  None of the names
-# asked about is a builtin, and with PATH empty no program is found, so
-# `command -v` finds only a function (or an alias), without the subshell
-# of a $(command -v NAME) comparison: a fork each, on every openrc-run.
+# asked about is a builtin, and with PATH=/dev/null no program is found
+# (not a directory; an empty PATH would be the current directory, where
+# openrc-run may well find a program called healthcheck), so `command -v`
+# finds only a function (or an alias), without the subshell of a
+# $(command -v NAME) comparison: a fork each, on every openrc-run.
 _openrc_sv_defined()
 {
-	PATH= command -v "$1" >/dev/null 2>&1
+	PATH=/dev/null command -v "$1" >/dev/null 2>&1
 }
 
 # openrc-run.sh loads every file with sourcex, the script last, after

@@ -1,6 +1,7 @@
 """Adversarial review of the issue 10 performance changes, round 2: what
-the review found, as strict xfails until fixed.  Unit tier: the plugin's
-shell in dash and bash (and busybox sh where installed), no root.
+the review found (strict xfails until both were fixed in the plugin's
+_openrc_sv_dump and _openrc_sv_defined).  Unit tier: the plugin's shell in
+dash and bash (and busybox sh where installed), no root.
 
 1. _openrc_sv_dump keeps "the caller's IFS" by saving $IFS and assigning
    it back.  A caller whose IFS is *unset* (`unset IFS`, the usual way
@@ -42,8 +43,6 @@ def run_sh(shell, script, cwd=None):
                           capture_output=True, text=True, cwd=cwd)
 
 
-@pytest.mark.xfail(strict=True, reason="review issue 10 round 2: _openrc_sv_dump restores an "
-                   "unset IFS as IFS='' (no splitting): command_args words and F records break")
 @pytest.mark.parametrize("shell", SHELLS)
 def test_an_unset_ifs_is_left_unset_and_words_split_as_openrc_runs_eval(shell):
     script = r'''
@@ -66,9 +65,6 @@ echo "ifs:${IFS+set}"
     assert "not found" not in out.stderr, out.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="review issue 10 round 2: PATH= command -v searches "
-                   "the current directory (an empty PATH is '.'): an executable named "
-                   "healthcheck in / or $HOME counts as the script's healthcheck()")
 @pytest.mark.parametrize("shell", SHELLS)
 def test_a_program_in_the_working_directory_is_not_a_defined_function(shell, tmp_path):
     # openrc-run's working directory (/ or the user's $HOME) holding a
