@@ -61,25 +61,28 @@ def request(argv, report_fd, keys, written):
     path = socket_path()
     if path == "off" or not _ours(path):
         return False
-    import socket
+    # _socket, not socket: socket.py builds its enums at import, some 6 ms
+    # of every start (the C module has all we use).
+    import _socket
     import struct
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         # Longer than the server waits for its supervisor to get ready: we
         # must not fork our own while the server's may still start.
         s.settimeout(wire.CLIENT_TIMEOUT)
         s.connect(path)
         server_pid = struct.unpack("3i", s.getsockopt(
-            socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+            _socket.SOL_SOCKET, _socket.SO_PEERCRED, struct.calcsize("3i")))[0]
         from .forkserver_context import why_not
         reason = why_not(os.getpid(), server_pid)
         if reason:
             _debug(reason)
             return False
         payload = wire.encode(argv, dict(os.environ), os.getcwd(), _current_umask(), keys, written)
-        socket.send_fds(s, [payload[:1]], [report_fd])
+        s.sendmsg([payload[:1]], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                                   struct.pack("i", report_fd))])
         s.sendall(payload[1:])
-        s.shutdown(socket.SHUT_WR)
+        s.shutdown(_socket.SHUT_WR)
         answer = b""
         while True:
             data = s.recv(4096)
