@@ -23,17 +23,10 @@ from . import evaluate, report
 
 def values_of(status):
     """promfile's values from a backends.base.Status."""
-    return {
-        "up": 1 if status.pid is not None else 0,
-        "failed": 1 if status.failed else 0,
-        "start_time": status.started_at if status.pid is not None else None,
-        "restarts": status.restarts,
-        "last_exit": status.last_exit,
-        "health": status.health,
-        "health_runs": status.health_runs,
-        "health_failures": status.health_failures,
-        "watchdog_misses": status.watchdog_misses,
-    }
+    return promfile.values(status.pid is not None, status.failed, status.started_at,
+                           status.restarts, status.last_exit, status.health,
+                           status.health_runs, status.health_failures,
+                           status.watchdog_misses)
 
 
 def collect(services=None):

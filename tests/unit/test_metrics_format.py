@@ -156,3 +156,15 @@ def test_writes_atomically_and_never_through_a_link(tmp_path):
     assert not os.path.islink(d / "openrc-sv-svc.prom")
     assert "openrc_sv_up{" in (d / "openrc-sv-svc.prom").read_text()
     assert sorted(os.listdir(d)) == ["openrc-sv-svc.prom"]
+
+
+def test_one_constructor_keeps_a_stopped_daemons_start_time_and_health_out():
+    down = promfile.values(False, failed=True, start_time=1700000000.0, restarts=3,
+                           last_exit="signal KILL", health="ok", health_runs=4)
+    up = promfile.values(True, start_time=1700000000.0, restarts=3, health="ok")
+    assert (down["up"], down["failed"], down["start_time"], down["health"]) == (0, 1, None, None)
+    assert (down["restarts"], down["last_exit"], down["health_runs"]) == (3, "signal KILL", 4)
+    assert (up["up"], up["start_time"], up["health"]) == (1, 1700000000.0, "ok")
+    names = [n for n, _ in promfile.samples("svc", "native", down)]
+    assert "openrc_sv_start_time_seconds" not in names and "openrc_sv_health_ok" not in names
+    assert "openrc_sv_last_exit_signal" in names

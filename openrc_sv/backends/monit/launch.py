@@ -361,11 +361,9 @@ def _publish(l, failed=False):
         health = recorded_health(l.state, started_at)
     counts = healthrun.Counts(l.state)
     starts = _read_int(l.path("starts")) or 0
-    pub.publish({"up": 1 if pid else 0, "failed": 1 if failed else 0,
-                 "start_time": started_at, "restarts": max(0, starts - 1),
-                 "last_exit": None, "health": health,
-                 "health_runs": counts.runs, "health_failures": counts.failures,
-                 "watchdog_misses": None})
+    pub.publish(promfile.values(pid is not None, failed, started_at, max(0, starts - 1),
+                                health=health, health_runs=counts.runs,
+                                health_failures=counts.failures))
     if pub.complaint:
         sys.stderr.write("openrc-sv monit launcher: %s\n" % pub.complaint)
 

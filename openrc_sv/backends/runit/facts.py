@@ -104,14 +104,7 @@ class Facts:
 
     def metric_values(self):
         """The values promfile.render takes (see there)."""
-        return {
-            "up": 1 if self.running else 0,
-            "failed": 1 if self.failed else 0,
-            "start_time": self.started_at,
-            "restarts": self.restarts,
-            "last_exit": self.last_exit,
-            "health": self.health_now(),
-            "health_runs": self.health_runs,
-            "health_failures": self.health_failures,
-            "watchdog_misses": self.watchdog_misses,
-        }
+        from ... import promfile
+        return promfile.values(self.running, self.failed, self.started_at, self.restarts,
+                               self.last_exit, self.health_now(), self.health_runs,
+                               self.health_failures, self.watchdog_misses)
