@@ -88,8 +88,12 @@ def _in_child():
     if title:
         from .. import proctitle
         # At least up to the service's name, what ps and supervisor_alive
-        # look for: `... supervise-daemon SVC`.
-        proctitle.set_words(title, need=len(supervise_daemon_argv()) + 1)
+        # look for: `... supervise-daemon SVC`.  Where our interpreter's
+        # words do not fit (`openrc-sv start SVC` typed by hand has a short
+        # argument area), the bare name does, as OpenRC's own shows.
+        lead = len(supervise_daemon_argv())
+        if not proctitle.set_words(title, need=lead + 1):
+            proctitle.set_words(["supervise-daemon"] + title[lead:], need=2)
 
 
 def run_supervise_daemon(words, env, capture=False):
