@@ -318,16 +318,14 @@ class Supervisor:
         if self.prom is None:
             return
         h = self._health if self.checks else None
-        up = self.pid is not None
-        self.prom.publish({
-            "up": 1 if up else 0, "failed": 1 if self.phase == FAILED else 0,
-            "start_time": self.spawned_at if up else None, "restarts": self.restarts,
-            "last_exit": self.last_exit,
-            "health": (None if (h is None and not self.watchdog) or not up else
-                       "hidden" if h and h.hidden else self.writer.get("healthcheck")),
-            "health_runs": h.runs if h else None,
-            "health_failures": h.failed_total if h else None,
-            "watchdog_misses": self.watchdog.misses if self.watchdog else None})
+        self.prom.publish(promfile.values(
+            self.pid is not None, self.phase == FAILED, self.spawned_at, self.restarts,
+            self.last_exit,
+            health=(None if h is None and not self.watchdog else
+                    "hidden" if h and h.hidden else self.writer.get("healthcheck")),
+            health_runs=h.runs if h else None,
+            health_failures=h.failed_total if h else None,
+            watchdog_misses=self.watchdog.misses if self.watchdog else None))
         if self.prom.complaint:
             self.log(syslog.LOG_WARNING, self.prom.complaint)
 
