@@ -114,21 +114,8 @@ def _exit_numbers(text):
     return None, None
 
 
-def values(running, failed=False, start_time=None, restarts=None, last_exit=None,
-           health=None, health_runs=None, health_failures=None, watchdog_misses=None):
-    """The one place a service's values for derive() and samples() are
-    made, whichever backend or command reports them: a start time and a
-    health belong to a running daemon only, so a stopped or crashed one
-    exports neither (its last health would read as the current one)."""
-    return {"up": 1 if running else 0, "failed": 1 if failed else 0,
-            "start_time": start_time if running else None, "restarts": restarts,
-            "last_exit": last_exit, "health": health if running else None,
-            "health_runs": health_runs, "health_failures": health_failures,
-            "watchdog_misses": watchdog_misses}
-
-
 def derive(values):
-    """The values of FAMILIES from values() (a backend's values):
+    """The values of FAMILIES from promvalues.values() (a backend's values):
 
         up, failed                      0/1 (bool or int)
         start_time                      unix seconds (float), None when not running

@@ -38,7 +38,7 @@ import syslog
 import time
 
 from . import sigs as signal
-from . import child, convert, procinfo, promfile, respawnpolicy, worker
+from . import child, convert, procinfo, promfile, promvalues, respawnpolicy, worker
 from .logpipes import OutputPipes
 from .rcstate import RetryingWriter
 from .statekeys import WATCHDOG_MISSES
@@ -318,7 +318,7 @@ class Supervisor:
         if self.prom is None:
             return
         h = self._health if self.checks else None
-        self.prom.publish(promfile.values(
+        self.prom.publish(promvalues.values(
             self.pid is not None, self.phase == FAILED, self.spawned_at, self.restarts,
             self.last_exit,
             health=(None if h is None and not self.watchdog else

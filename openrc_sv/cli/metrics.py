@@ -16,14 +16,14 @@ services whose supervisor does not publish.
 import os
 import sys
 
-from .. import promfile
+from .. import promfile, promvalues
 from ..errors import UserError
 from . import evaluate, report
 
 
 def values_of(status):
     """promfile's values from a backends.base.Status."""
-    return promfile.values(status.pid is not None, status.failed, status.started_at,
+    return promvalues.values(status.pid is not None, status.failed, status.started_at,
                            status.restarts, status.last_exit, status.health,
                            status.health_runs, status.health_failures,
                            status.watchdog_misses)

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from openrc_sv import promfile
+from openrc_sv import promfile, promvalues
 
 
 def values(**kw):
@@ -159,9 +159,9 @@ def test_writes_atomically_and_never_through_a_link(tmp_path):
 
 
 def test_one_constructor_keeps_a_stopped_daemons_start_time_and_health_out():
-    down = promfile.values(False, failed=True, start_time=1700000000.0, restarts=3,
+    down = promvalues.values(False, failed=True, start_time=1700000000.0, restarts=3,
                            last_exit="signal KILL", health="ok", health_runs=4)
-    up = promfile.values(True, start_time=1700000000.0, restarts=3, health="ok")
+    up = promvalues.values(True, start_time=1700000000.0, restarts=3, health="ok")
     assert (down["up"], down["failed"], down["start_time"], down["health"]) == (0, 1, None, None)
     assert (down["restarts"], down["last_exit"], down["health_runs"]) == (3, "signal KILL", 4)
     assert (up["up"], up["start_time"], up["health"]) == (1, 1700000000.0, "ok")

@@ -346,7 +346,7 @@ def _publish(l, failed=False):
     """The service's textfile for node_exporter (promfile), when the
     administrator asked for one: at each start, health result and give-up,
     never on a timer.  Read from our own state files, as status reads them."""
-    from ... import promfile
+    from ... import promfile, promvalues
     pub = promfile.Publisher.configured(l.svc, "monit")
     if pub is None:
         return
@@ -361,7 +361,7 @@ def _publish(l, failed=False):
         health = recorded_health(l.state, started_at)
     counts = healthrun.Counts(l.state)
     starts = _read_int(l.path("starts")) or 0
-    pub.publish(promfile.values(pid is not None, failed, started_at, max(0, starts - 1),
+    pub.publish(promvalues.values(pid is not None, failed, started_at, max(0, starts - 1),
                                 health=health, health_runs=counts.runs,
                                 health_failures=counts.failures))
     if pub.complaint:

@@ -104,7 +104,7 @@ class Facts:
 
     def metric_values(self):
         """The values promfile.render takes (see there)."""
-        from ... import promfile
-        return promfile.values(self.running, self.failed, self.started_at, self.restarts,
+        from ... import promvalues
+        return promvalues.values(self.running, self.failed, self.started_at, self.restarts,
                                self.last_exit, self.health_now(), self.health_runs,
                                self.health_failures, self.watchdog_misses)
