@@ -3,8 +3,9 @@ real openrc-run (see tests/unit/test_review_issue10_round2.py for the
 shell-level findings): an init script that says `unset IFS` -- the usual
 way back to the default splitting -- and writes command_args over several
 lines, as many scripts do.  openrc-run's own eval splits it into words; the
-plugin's dump, which since 7b0e795 restores "the caller's IFS" by
-assignment, leaves IFS set but empty, and the start is refused."""
+plugin's dump, which since 7b0e795 restored "the caller's IFS" by
+assignment, left IFS set but empty, and the start was refused (fixed in
+9f9d021: an unset IFS is put back unset)."""
 
 import pytest
 
@@ -23,8 +24,6 @@ command_args="
 """
 
 
-@pytest.mark.xfail(strict=True, reason="review issue 10 round 2: _openrc_sv_dump restores an "
-                   "unset IFS as IFS='' (no splitting), so a multi-line command_args is refused")
 def test_a_script_that_unsets_ifs_starts_with_its_multi_line_command_args(sandbox):
     sb = sandbox("ours")
     r = sb.run(our_script("openrc-sv"), "setup", "--plugin")
