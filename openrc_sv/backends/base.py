@@ -159,8 +159,15 @@ class Status(Record):
               "restarts", "last_exit", "health", "health_runs", "health_failures",
               "watchdog_misses", "down_reason", "down_detail")
 
-    def __post_init__(self):
-        self.last_exit = normalise_exit(self.last_exit)
+    @property
+    def last_exit(self):
+        return self._last_exit
+
+    @last_exit.setter
+    def last_exit(self, text):
+        # One spelling, whenever a backend sets it: at construction or
+        # after (runit's status fills it in from ./finish's "signal 15").
+        self._last_exit = normalise_exit(text)
 
     @property
     def exit_code(self):
@@ -184,7 +191,6 @@ class Status(Record):
         return self.state == "failed" or self.down_reason not in (None, DOWN_NOT_RESPAWNED)
 
     def as_dict(self):
-        self.last_exit = normalise_exit(self.last_exit)
         d = {k: getattr(self, k) for k in self.FIELDS}
         d.update(self.detail)
         return d

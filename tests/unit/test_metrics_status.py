@@ -22,6 +22,11 @@ from openrc_sv.backends.runit import facts
 def test_one_spelling_of_the_last_exit(text, want):
     assert base.normalise_exit(text) == want
     assert Status("s", "b", "started", last_exit=text).as_dict()["last_exit"] == want
+    # Set after construction, as runit's status fills it in: the table
+    # (which reads the attribute) shows the same spelling as --json.
+    later = Status("s", "b", "started")
+    later.last_exit = text
+    assert later.last_exit == want
 
 
 @pytest.mark.parametrize("text, kind", [
