@@ -377,11 +377,11 @@ class Supervisor:
 
         The start (until the daemon first runs) goes through a worker
         (System.worker); logger restarts run the same job in-process, and
-        respawns call child.spawn directly (_respawn_daemon).  A worker's fork costs a respawn about 3 ms (three times
-        a posix_spawn from here, measured through the fork server), more
-        than C's whole respawn, and saves this process only the few pages
-        the respawn path writes (about 40 kB, once): the start is what
-        writes most.
+        respawns call child.spawn directly (_respawn_daemon).  A worker's
+        fork costs a respawn about 3 ms (three times a posix_spawn from
+        here, measured through the fork server), more than C's whole
+        respawn, and saves this process only the few pages the respawn
+        path writes (about 40 kB, once): the start is what writes most.
 
         A job that failed before reporting a pid raises child.SpawnError
         with its one line ("unable to exec ..."), as child.spawn does
