@@ -32,6 +32,16 @@ Where they go:
 --child-pid FILE gets this process's pid (the daemon's, once it execs),
 written as root before anything else.
 
+The daemon gets its stdin, stdout and stderr and no other descriptor, as
+from supervise-daemon (OpenRC's C one closes every fd above 2 before its
+exec; our native backend's spawn does the same): whatever runsvdir, monit
+or a shell left open on the way (a lock, a log file, a directory outside
+the chroot) is closed just before the exec.  A caller that hands an fd on
+deliberately names it in $OPENRC_SV_EXEC_KEEP_FDS (numbers above 2,
+separated by spaces or commas, each open when we start): runit's
+./log/run keeps the log pipe on fd 3 that way.  The variable itself never
+reaches the daemon.
+
 If any step fails, the reason goes to --report FILE (opened before any
 privilege is dropped, close-on-exec, so it stays empty on success) and to
 stderr, and the exit status is 111 (runit's "cannot run").
@@ -55,6 +65,8 @@ PROCESS_OPTIONS = {
     "--stderr-logger",
 }
 PREFACE = ("--report", "--child-pid")
+# The fds above 2 the caller hands on to the daemon on purpose (see above).
+KEEP_FDS = "OPENRC_SV_EXEC_KEEP_FDS"
 # child.apply's steps (the first word of its step report) and the option
 # each comes from, so that a failure names it (and, through
 # backends.options.in_variables, the init script's variable).
@@ -96,6 +108,41 @@ def parse(argv):
     return own, opts
 
 
+def kept_fds(environ):
+    """The fds $OPENRC_SV_EXEC_KEEP_FDS names, taken out of environ (the
+    daemon's environment is made from it).  A UserError names the variable
+    when a word is not an fd above 2, or the fd was not handed to us open
+    and inheritable: one opened by us later (close-on-exec, as the report
+    is) could have taken its number."""
+    text = environ.pop(KEEP_FDS, None) or ""
+    words = text.replace(",", " ").split()
+    if not all(w.isascii() and w.isdigit() and 3 <= int(w) < 1 << 20 for w in words):
+        raise UserError("%s: invalid value '%s' (expected fd numbers above 2, such as 3)"
+                        % (KEEP_FDS, text[:60]))
+    fds = {int(w) for w in words}
+    for fd in sorted(fds):
+        try:
+            handed = os.get_inheritable(fd)
+        except OSError:
+            handed = False
+        if not handed:
+            raise UserError("%s: fd %d was not handed to %s open" % (KEEP_FDS, fd, PROG))
+    return fds
+
+
+def close_other_fds(keep):
+    """Close every fd but 0, 1, 2 and keep, the way supervise-daemon's
+    child does.  By fd ranges (close_range(2) underneath), because by now
+    we may be in a chroot without /proc to list them."""
+    # The descriptor table's size, as OpenRC's getdtablesize().
+    top = max([os.sysconf("SC_OPEN_MAX"), 1024] + [fd + 1 for fd in keep])
+    low = 3
+    for fd in sorted(set(keep) | {top}):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+
+
 def _stdio(opts, setup):
     """(stdin, stdout, stderr) fds, opened as the daemon (we are it now)."""
     def open_(option, path, flags):
@@ -112,8 +159,9 @@ def _stdio(opts, setup):
     return stdin, out, err
 
 
-def become(opts):
-    """Apply the process state and stdio in place; returns the environment."""
+def become(opts, keep=()):
+    """Apply the process state and stdio in place, and close every other fd
+    but those in keep; returns the environment."""
     setup = child.Setup(opts, libexecdir())
     step = ["setup"]
     try:
@@ -125,9 +173,7 @@ def become(opts):
     stdio = _stdio(opts, setup)
     for target, fd in enumerate(stdio):
         os.dup2(fd, target)
-    for fd in set(stdio):
-        if fd > 2:
-            os.close(fd)
+    close_other_fds(keep)
     return setup.env
 
 
@@ -139,6 +185,7 @@ def main(argv=None):
         if "--report" in own:
             report_fd = os.open(own["--report"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC
                                 | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        keep = kept_fds(os.environ) | ({report_fd} if report_fd is not None else set())
         own, opts = parse(argv)
         if "--child-pid" in own:
             # Our pid is the daemon's once we exec: service_get_value
@@ -152,7 +199,7 @@ def main(argv=None):
             except OSError as e:
                 os.write(2, ("%s: warning: %s: %s\n" % (PROG, own["--child-pid"], e.strerror))
                          .encode(errors="replace"))
-        env = become(opts)
+        env = become(opts, keep)
         try:
             os.execvpe(opts.exec, opts.argv, env)
         except OSError as e:
