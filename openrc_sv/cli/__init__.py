@@ -6,7 +6,7 @@
     openrc-sv list [--json]
     openrc-sv metrics [SVC...] [--textfile]
     openrc-sv render SVC [--backend NAME]
-    openrc-sv setup [--plugin] [--supervise-daemon [--compat-shim]] [--undo] [--libexecdir DIR] [--root DIR]
+    openrc-sv setup [--plugin] [--supervise-daemon [--compat-shim] [--no-forkserver]] [--undo] [--libexecdir DIR] [--root DIR]
 
 The runscript plugin runs the first three inside openrc-run, so start-up
 time matters: each subcommand's module is imported only when it runs, and
@@ -92,6 +92,10 @@ def parser():
                    help="with --supervise-daemon, on OpenRC older than 0.62: install "
                    "/etc/rc.conf.d/openrc-sv-compat.conf so that input_file, "
                    "output_logger and error_logger work")
+    s.add_argument("--no-forkserver", action="store_true",
+                   help="with --supervise-daemon: leave out (or, with --undo, leave in place) "
+                   "the fork server's init script /etc/init.d/openrc-sv-forkserver, which "
+                   "setup otherwise adds to the boot runlevel and starts")
     s.add_argument("--undo", action="store_true", help="remove what setup installed")
     s.add_argument("--libexecdir", metavar="DIR",
                    help="OpenRC's RC_LIBEXECDIR (default: found, e.g. /lib/rc)")
@@ -149,7 +153,7 @@ def _dispatch(a):
     if a.verb == "setup":
         from . import setup
         return setup.setup(a.plugin, a.supervise_daemon, a.undo, a.libexecdir, a.root,
-                           compat_shim=a.compat_shim)
+                           compat_shim=a.compat_shim, fork_server=not a.no_forkserver)
     raise AssertionError(a.verb)
 
 

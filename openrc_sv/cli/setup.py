@@ -10,6 +10,12 @@ Two separate choices of the administrator:
                     openrc-run puts $RC_LIBEXECDIR/sbin first on PATH, so it
                     wins over OpenRC's /sbin/supervise-daemon, which stays.
 
+                    With it comes the fork server (setup_forkserver): its
+                    init script /etc/init.d/openrc-sv-forkserver, in the
+                    boot runlevel and started, so that supervisors are
+                    forked from one shared interpreter; --no-forkserver
+                    leaves it out.
+
 --compat-shim       with --supervise-daemon, on an OpenRC older than 0.62:
                     also install /etc/rc.conf.d/openrc-sv-compat.conf, so
                     that input_file, output_logger and error_logger reach
@@ -17,8 +23,9 @@ Two separate choices of the administrator:
 
 Neither flag means both (without the shim).  Nothing that is not ours is
 ever replaced or removed: the plugin and the shim are recognised by their
-first line, the launcher by its marker line.  --undo with --supervise-daemon
-also removes the shim, which only works with our supervise-daemon.
+first line, the launcher by its marker line, the fork server's script by
+its second.  --undo with --supervise-daemon also removes the shim, which
+only works with our supervise-daemon, and the fork server.
 """
 
 import os
@@ -30,6 +37,7 @@ import sysconfig
 from .. import launcher, rcstate, rcversion, shellvars
 from ..errors import UserError
 from . import output
+from . import setup_forkserver as forkserver
 
 MARKER = "# openrc-sv runscript plugin"
 CREATED_DIR = "# openrc-sv setup created the directory "
@@ -345,7 +353,10 @@ def _restore(path, snap):
     if snap[0] == "absent":
         if os.path.lexists(path):
             os.unlink(path)
-    elif snap[0] == "link":
+        return
+    # An undo may have removed the directory too (one setup created).
+    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+    if snap[0] == "link":
         if os.path.lexists(path):
             os.unlink(path)
         os.symlink(snap[1], path)
@@ -353,40 +364,56 @@ def _restore(path, snap):
         rcstate.write_atomic(path, snap[1], snap[2])
 
 
-def _paths(plugin, supervise_daemon, shim, libexecdir, root):
-    """The files setup may change, and the directory it may create."""
+def _paths(plugin, supervise_daemon, shim, fork_server, libexecdir, root):
+    """The files setup may change, and the directories it may create
+    (deepest last) that are not there yet."""
     paths = []
+    dirs = []
     if supervise_daemon:
         paths.append(os.path.join(_sbin(libexecdir, root), "supervise-daemon"))
     confd = _under(root, "/etc/rc.conf.d")
+    if fork_server:
+        files, made = forkserver.paths(root)
+        paths += files
+        dirs += made
     if shim:
         paths.append(_shim_path(root))
     if plugin:
         paths.append(os.path.join(confd, "openrc-sv.conf"))
-    return paths, (confd if (plugin or shim) and not os.path.isdir(confd) else None)
+    if plugin or shim:
+        dirs.append(confd)
+    return paths, [d for d in dirs if not os.path.isdir(d)]
 
 
 def setup(plugin=False, supervise_daemon=False, undo=False, libexecdir=None, root="/",
-          compat_shim=False):
+          compat_shim=False, fork_server=True):
     """All or nothing: when a later step fails, what the earlier ones
-    changed is put back as it was, and the error is reported."""
+    changed is put back as it was, and the error is reported.  Starting
+    the fork server comes last and may fail alone (a warning)."""
     if compat_shim and not supervise_daemon:
         raise UserError("--compat-shim goes with --supervise-daemon: the options it adds "
                         "are for openrc-sv's supervise-daemon")
     if not plugin and not supervise_daemon:
         plugin = supervise_daemon = True
+    fork_server = fork_server and supervise_daemon
     try:
         shim_values = check_shim(libexecdir, root) if compat_shim and not undo else None
         # Undoing the link undoes the shim: OpenRC's own old binary would
         # reject the options it adds.
         shim = supervise_daemon and (undo or compat_shim)
-        paths, new_dir = _paths(plugin, supervise_daemon, shim, libexecdir, root)
+        paths, new_dirs = _paths(plugin, supervise_daemon, shim, fork_server, libexecdir, root)
         before = [(p, _snapshot(p)) for p in paths]
+        stopped = replaced = False
         try:
             if undo:
+                if fork_server:
+                    # Before its script goes, while rc-service can still stop it.
+                    stopped = forkserver.stop(root)
                 if supervise_daemon:
                     remove_link(libexecdir, root)
                     remove_shim(root)
+                if fork_server:
+                    forkserver.remove(root)
                 if plugin:
                     remove_plugin(root)
             else:
@@ -394,19 +421,25 @@ def setup(plugin=False, supervise_daemon=False, undo=False, libexecdir=None, roo
                     install_link(libexecdir, root)
                 if shim_values:
                     install_shim(shim_values, root)
+                if fork_server:
+                    replaced = forkserver.install(root)
                 if plugin:
                     install_plugin(root)
         except BaseException:
-            _roll_back(before, new_dir)
+            _roll_back(before, new_dirs)
+            if stopped:
+                forkserver.start(root)
             raise
     except PermissionError as e:
         raise UserError("%s: permission denied (run as root)" % (e.filename or "setup"))
     except OSError as e:
         raise UserError("%s: %s (nothing was changed)" % (e.filename or "setup", e.strerror or e))
+    if fork_server and not undo:
+        forkserver.start(root, replaced)
     return 0
 
 
-def _roll_back(before, new_dir):
+def _roll_back(before, new_dirs):
     for path, snap in reversed(before):
         try:
             if _snapshot(path) != snap:
@@ -414,8 +447,8 @@ def _roll_back(before, new_dir):
                 output.info("put %s back as it was" % path)
         except OSError as e:
             output.warn("could not put %s back: %s" % (path, e.strerror))
-    if new_dir:
+    for d in reversed(new_dirs):
         try:
-            os.rmdir(new_dir)
+            os.rmdir(d)
         except OSError:
             pass

@@ -108,13 +108,16 @@ def test_setup_installs_into_the_layouts_sbin_and_undo_removes_it(sb):
     assert os.path.samefile(sb.host_path(link), staged)
     os.unlink(staged)
 
-    r = as_layout(sb, "openrc-sv", "setup", "--plugin", "--supervise-daemon")
+    # --no-forkserver: the fork server's part (tested in test_setup_forkserver)
+    # would add it to /etc/runlevels/boot, which this sandbox shares with the host.
+    r = as_layout(sb, "openrc-sv", "setup", "--plugin", "--supervise-daemon", "--no-forkserver")
     assert r.returncode == 0, r.stdout + r.stderr
     assert link in r.stdout + r.stderr
     assert launcher.is_ours(staged)
     assert sb.read("/etc/rc.conf.d/openrc-sv.conf").startswith("# openrc-sv runscript plugin")
 
-    r = as_layout(sb, "openrc-sv", "setup", "--undo", "--plugin", "--supervise-daemon")
+    r = as_layout(sb, "openrc-sv", "setup", "--undo", "--plugin", "--supervise-daemon",
+                  "--no-forkserver")
     assert r.returncode == 0, r.stdout + r.stderr
     assert not os.path.lexists(staged)
     assert not sb.exists("/etc/rc.conf.d/openrc-sv.conf")

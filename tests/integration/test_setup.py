@@ -4,7 +4,9 @@ The sandbox (supervisor="ours") bind-mounts a private copy of
 $RC_LIBEXECDIR/sbin, holding the link setup would make; each test first
 removes that link, so the sandbox looks like a system before setup.  The
 host's own $RC_LIBEXECDIR/sbin is never written: a test that cannot see
-the private mount stops before touching anything.
+the private mount stops before touching anything.  Setup also adds the
+fork server to the boot runlevel (rc-update): /etc/runlevels gets a tmpfs
+of its own here (see test_setup_forkserver.py for the server itself).
 """
 
 import os
@@ -21,18 +23,25 @@ pytestmark = pytest.mark.integration
 SBIN = os.path.join(libexecdir() or "/lib/rc", "sbin")
 LINK = SBIN + "/supervise-daemon"
 PLUGIN = "/etc/rc.conf.d/openrc-sv.conf"
+RUNLEVELS = ("boot", "default", "nonetwork", "shutdown", "sysinit")
 
 
 def pristine(sandbox):
     sb = sandbox("ours")
-    assert sb.run("findmnt", "--mountpoint", SBIN).returncode == 0, \
-        "the sandbox's %s is not a private mount: refusing to write there" % SBIN
+    for d in (SBIN, "/etc/init.d"):
+        assert sb.run("findmnt", "--mountpoint", d).returncode == 0, \
+            "the sandbox's %s is not a private mount: refusing to write there" % d
+    sb.run("sh", "-c", "mount -t tmpfs -o mode=0755 tmpfs /etc/runlevels && cd /etc/runlevels "
+           "&& mkdir %s" % " ".join(RUNLEVELS), check=True)
+    assert sb.run("findmnt", "--mountpoint", "/etc/runlevels").returncode == 0
     sb.run("rm", "-f", LINK, check=True)
     return sb
 
 
 def snapshot(sb):
-    return {d: sb.listdir(d) for d in (SBIN, "/etc/rc.conf.d")}
+    """What setup may change (the test's own service "svc" left out)."""
+    return {d: [n for n in sb.listdir(d) if n != "svc"]
+            for d in (SBIN, "/etc/rc.conf.d", "/etc/init.d", "/etc/runlevels/boot")}
 
 
 def supervisor_cmdline(sb, svc):
@@ -49,8 +58,16 @@ def test_setup_makes_openrc_run_use_our_supervise_daemon_and_undo_restores_openr
     assert launcher.is_ours(sb.host_path(LINK))
     assert sb.read(PLUGIN).startswith("# openrc-sv runscript plugin")
 
+    # The default install runs the fork server: our supervise-daemon has it
+    # fork the supervisor (named after its service).
+    assert sb.rc("openrc-sv-forkserver", "status").returncode == 0
     I.start_service(sb, "svc")
-    # Ours is a Python launcher script: the interpreter runs it.
+    sup = int(sb.read("/run/supervise-svc.pid").split()[0])
+    assert sb.read("/proc/%d/comm" % sup).strip() == "sv-svc"
+    assert sb.rc("svc", "stop").returncode == 0
+    # Without it, ours is a Python launcher script: the interpreter runs it.
+    assert sb.rc("openrc-sv-forkserver", "stop").returncode == 0
+    I.start_service(sb, "svc")
     cmd = supervisor_cmdline(sb, "svc")
     assert "python" in os.path.basename(cmd[0]) and LINK in cmd
     assert sb.rc("svc", "stop").returncode == 0

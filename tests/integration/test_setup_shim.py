@@ -7,7 +7,11 @@ service with another supervisor must see no difference at all.
 
 Every test runs setup inside the sandbox: its $RC_LIBEXECDIR/sbin is a
 private mount (checked before anything is written) and /etc/rc.conf.d a
-private tmpfs.  Services start through real rc-service/openrc-run.
+private tmpfs.  Services start through real rc-service/openrc-run.  The
+fork server is left out (--no-forkserver): these tests look at the
+supervisor's own command line, which a supervisor forked by the server
+does not have; /etc/runlevels gets a tmpfs all the same, so that nothing
+here can reach the host's runlevels.
 """
 
 import os
@@ -45,12 +49,14 @@ def pristine(sandbox):
     assert sb.run("findmnt", "--mountpoint", SBIN).returncode == 0, \
         "the sandbox's %s is not a private mount: refusing to write there" % SBIN
     assert sb.run("findmnt", "--mountpoint", "/etc/rc.conf.d").returncode == 0
+    sb.run("sh", "-c", "mount -t tmpfs -o mode=0755 tmpfs /etc/runlevels "
+           "&& mkdir /etc/runlevels/boot", check=True)
     sb.run("rm", "-f", LINK, check=True)
     return sb
 
 
 def setup(sb, *flags, code=0):
-    r = sb.run("openrc-sv", "setup", *flags)
+    r = sb.run("openrc-sv", "setup", "--no-forkserver", *flags)
     assert r.returncode == code, r.stdout + r.stderr
     return r
 
