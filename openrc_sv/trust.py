@@ -9,7 +9,8 @@ ours away and put its own in its place: root then runs its script, or
 signals the process its forged identity names.  So such a directory, and
 every ancestor, must be root's and not writable by group or others (an
 ancestor may be sticky, as /tmp is: there no one can rename what is
-root's).  Symbolic links on the way must be root's too.
+root's).  Symbolic links on the way must be root's too, and the
+directories on the way to where they lead are on the way as well.
 """
 
 import os
@@ -18,10 +19,8 @@ import stat
 from .errors import UserError
 
 
-def _components(path):
-    """(/a, False), (/a/b, False) ... (path, True)."""
-    parts = [p for p in path.split("/") if p]
-    return [("/" + "/".join(parts[:i + 1]), i == len(parts) - 1) for i in range(len(parts))]
+# The kernel's limit on links followed in one lookup (ELOOP past it).
+MAXSYMLINKS = 40
 
 
 def trusted_owners(euid=None):
@@ -31,13 +30,10 @@ def trusted_owners(euid=None):
     return (0,) if euid == 0 else (0, euid)
 
 
-def _unchangeable(path, last, owners):
-    try:
-        lst = os.lstat(path)
-        st = os.stat(path)
-    except OSError:
-        return False
-    if lst.st_uid not in owners or st.st_uid not in owners or not stat.S_ISDIR(st.st_mode):
+def _unchangeable(st, last, owners):
+    """A directory (its lstat) that only the owners can change: theirs, not
+    writable by group or others, unless sticky and not the last part."""
+    if st.st_uid not in owners or not stat.S_ISDIR(st.st_mode):
         return False
     return not st.st_mode & 0o022 or (not last and bool(st.st_mode & stat.S_ISVTX))
 
@@ -45,13 +41,51 @@ def _unchangeable(path, last, owners):
 def untrusted_part(path, owners=(0,)):
     """The first directory on the way to path (itself included) that
     someone other than the owners (default: root) can change, or None.
-    Parts that do not exist yet are fine: the caller will create them."""
-    for part, last in [("/", False)] + _components(os.path.normpath(path)):
-        if not os.path.lexists(part):
+
+    The way is the one the kernel takes: from /, one component at a time,
+    and a symbolic link's target from its own start (/ or the directory
+    holding the link), '..' going up from where that led.  So a link
+    /var/log/x -> /home/nobody/a/b puts /home/nobody and /home/nobody/a on
+    the way, not only its end: whoever can rename /home/nobody/a can swap
+    the directory the link leads to.  A link on the way must be the
+    owners' too.  Parts that do not exist yet are fine: the caller will
+    create them (under directories found trusted)."""
+    if not path.startswith("/"):
+        path = os.path.join(os.getcwd(), path)
+    todo = [p for p in reversed(path.split("/")) if p not in ("", ".")]
+    here, links = "/", 0
+    try:
+        if not _unchangeable(os.lstat("/"), not todo, owners):
+            return "/"
+    except OSError:
+        return "/"
+    while todo:
+        name = todo.pop()
+        if name == "..":
+            here = os.path.dirname(here)    # "/".. is "/"; every ancestor was checked
+            continue
+        part = here.rstrip("/") + "/" + name
+        try:
+            st = os.lstat(part)
+        except FileNotFoundError:
             return None
-        if not _unchangeable(part, last, owners) or \
-                not _unchangeable(os.path.realpath(part), last, owners):
+        except OSError:
             return part
+        if stat.S_ISLNK(st.st_mode):
+            links += 1
+            if st.st_uid not in owners or links > MAXSYMLINKS:
+                return part
+            try:
+                target = os.readlink(part)
+            except OSError:
+                return part
+            if target.startswith("/"):
+                here = "/"
+            todo.extend(p for p in reversed(target.split("/")) if p not in ("", "."))
+            continue
+        if not _unchangeable(st, not todo, owners):
+            return part
+        here = part
     return None
 
 
@@ -98,13 +132,23 @@ def open_trusted_dir(path, owners=(0,)):
         raise
 
 
+def shown(path, part):
+    """untrusted_part's answer for a message: one a symbolic link led to,
+    outside path as written, says so (else the user looks for it in vain)."""
+    full = os.path.normpath(os.path.join(os.getcwd(), path))
+    if full == part or full.startswith(part.rstrip("/") + "/"):
+        return part
+    return "%s (a symbolic link on the way leads through it)" % part
+
+
 def require_root_only(variable, path, why):
     """Raise a one-line UserError naming the variable unless only root can
     change path and the directories above it."""
     part = untrusted_part(path)
     if part is not None:
         raise UserError("%s: %s: %s, and %s can be changed by a user other than root; "
-                        "use a directory that only root can change" % (variable, path, why, part))
+                        "use a directory that only root can change"
+                        % (variable, path, why, shown(path, part)))
 
 
 def service_dir_variable(environ=None):
@@ -134,4 +178,5 @@ def require_service_dir(path, variable=None):
         raise UserError("%s: service dir %s: %s can be changed by someone other than %s; "
                         "use a service dir only %s can change (user services: "
                         "XDG_RUNTIME_DIR=/run/user/$(id -u))"
-                        % (variable or service_dir_variable(), path, part, who, who))
+                        % (variable or service_dir_variable(), path, shown(path, part), who,
+                           who))
