@@ -42,63 +42,83 @@ def from_libexec(libexec):
         return None
 
 
+def _openrc_on(path):
+    """The `openrc` on path (a PATH value), searched in its absolute
+    directories only (a relative one would be wherever we happen to be),
+    or None."""
+    for d in path.split(":"):
+        exe = os.path.join(d, "openrc")
+        if d.startswith("/") and os.path.isfile(exe) and os.access(exe, os.X_OK):
+            return exe
+    return None
+
+
+def _ask(exe, env, timeout):
+    """What `openrc --version` writes on its stdout (at most 4 KiB), b""
+    if it cannot run; a command that hangs is killed after timeout
+    seconds and what it wrote by then is taken (subprocess.run does the
+    killing and the reaping)."""
+    import subprocess
+    try:
+        return subprocess.run(["openrc", "--version"], executable=exe, env=env,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, timeout=timeout).stdout[:4096]
+    except subprocess.TimeoutExpired as e:
+        return (e.output or b"")[:4096]
+    except OSError:
+        return b""
+
+
 def from_openrc_command(environ=None, timeout=5.0):
-    """`openrc --version`, run with posix_spawn rather than subprocess:
-    this runs in --start, which forks into the long-running supervisor,
-    and that imports only built-ins.  Read for at most `timeout` seconds."""
-    import select
-    import time
+    """`openrc --version`, run by subprocess in a child forked for the
+    purpose, which hands back what it read and ends.
+
+    The fork keeps subprocess (and the threading, selectors... it imports)
+    out of this process: this runs in supervise-daemon --start, and in the
+    plugin's process that runs it in-process, both of which fork into the
+    long-running supervisor, which imports only built-ins
+    (test_lean_supervisor).  The child ends by itself within `timeout`
+    (subprocess.run's), so it is only reaped here, never killed."""
     env = dict(os.environ if environ is None else environ)
     env.setdefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-    # Found on the PATH we were given (posix_spawnp would search our own).
-    for d in env["PATH"].split(":"):
-        exe = os.path.join(d or ".", "openrc")
-        if d.startswith("/") and os.path.isfile(exe) and os.access(exe, os.X_OK):
-            break
-    else:
+    exe = _openrc_on(env["PATH"])
+    if exe is None:
         return None
     try:
         r, w = os.pipe()
     except OSError:
         return None
     try:
-        null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
-        try:
-            pid = os.posix_spawn(exe, ["openrc", "--version"], env, file_actions=[
-                (os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, w, 1),
-                (os.POSIX_SPAWN_DUP2, null, 2)])
-        finally:
-            os.close(null)
+        pid = os.fork()
     except OSError:
         os.close(r)
-        return None
-    finally:
         os.close(w)
-    out, deadline, done = b"", time.monotonic() + timeout, False
+        return None
+    if pid == 0:
+        # Never back into the caller's code, whatever happens here.
+        try:
+            os.close(r)
+            out = _ask(exe, env, timeout)
+            while out:
+                out = out[os.write(w, out):]
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
     try:
-        while len(out) < 4096:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([r], [], [], left)[0]:
-                break
+        chunk = os.read(r, 4096)
+        while chunk:
+            chunks.append(chunk)
             chunk = os.read(r, 4096)
-            if not chunk:
-                done = True
-                break
-            out += chunk
     except OSError:
         pass
     finally:
         os.close(r)
-        if not done:
-            try:
-                os.kill(pid, 9)
-            except OSError:
-                pass
         try:
             os.waitpid(pid, 0)
-        except ChildProcessError:
+        except ChildProcessError:     # SIGCHLD ignored: reaped already
             pass
-    return parse(out.decode(errors="replace"))
+    return parse(b"".join(chunks).decode(errors="replace"))
 
 
 def detect(libexec=None, environ=None):
