@@ -243,14 +243,23 @@ def prepare_supervisor(o):
                 os.set_inheritable(fd, False)
             except OSError:
                 pass
-    if needs_fork(o):
+    taken = supervisor_takes(o)
+    if taken is None:
         return False
-    os.umask(0o022 if o.umask is None else o.umask)
-    if o.chdir:
-        os.chdir(o.chdir)           # raises: reported as a failed start
+    os.umask(taken[0])
+    if taken[1]:
+        os.chdir(taken[1])          # raises: reported as a failed start
     if isinstance(o, Setup):
         o.fast = True
     return True
+
+
+def supervisor_takes(o):
+    """(umask, directory or None) the supervisor takes on from its daemon,
+    so that posix_spawn passes them on; None if posix_spawn will not do."""
+    if needs_fork(o):
+        return None
+    return (0o022 if o.umask is None else o.umask), o.chdir
 
 
 # Signals the supervisor handles or ignores: the daemon gets them default.

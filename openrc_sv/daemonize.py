@@ -19,7 +19,7 @@ from .rcstate import libexecdir
 from .supervisor import ControlFifo, Supervisor, System
 
 
-def _detach():
+def detach():
     os.setsid()
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
@@ -32,10 +32,10 @@ def _service_script(st):
     return os.environ.get("RC_SERVICE") or st.init_script() or "/etc/init.d/%s" % st.name
 
 
-def _build(opts, st, pidfile, ctl, workers=True):
+def _build(opts, st, pidfile, ctl, workers=True, wake=None, quiet=False):
     # With workers, the daemon's Setup is made in each of them, never here.
     setup = (lambda: child.Setup(opts, libexecdir())) if workers else child.Setup(opts, libexecdir())
-    sup = Supervisor(opts, st, pidfile, setup, ctl, System(workers))
+    sup = Supervisor(opts, st, pidfile, setup, ctl, System(workers), wake=wake, quiet=quiet)
     if opts.healthcheck_timer_ms or opts.healthcheck_delay_ms or opts.watchdog_timer_ms:
         from .health import HealthCheck
         # Its writes go through the supervisor's writer: a full /run is
@@ -60,13 +60,32 @@ def _record_self(st, pidfile, argv, pid):
 def run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=True):
     """Never returns.  workers: run the start and respawn paths in short-
     lived workers (worker.py); `--start` forking us itself says False."""
-    code = 1
+    sup = start(opts, st, pidfile, report_fd, keys, written, os.getpid(), workers)
+    _report_ok(sup, st, opts, pidfile, report_fd, keys, written)
+    supervise(sup, st, opts, pidfile)
+
+
+def start(opts, st, pidfile, report_fd, keys, written, me, workers=True, inline=False,
+          new_session=True, syslog_ident=None):
+    """The supervisor's start, up to the daemon running (and, with --notify,
+    ready): returns the Supervisor.  me: the supervisor's pid, recorded in
+    the pidfile (a lean supervisor's worker starts the daemon for it:
+    leanstart, which also says inline: its jobs in this process, and no
+    new_session: the supervisor made its own).  On failure it says why on
+    report_fd, leaves nothing, and exits this process."""
     sup = None
     try:
-        _detach()
-        syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
+        if new_session:
+            detach()
+        if syslog_ident:
+            # The lines are the supervisor's, whose pid is in the ident.
+            syslog.openlog(syslog_ident, 0, syslog.LOG_DAEMON)
+        else:
+            syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
         ctl = ControlFifo(st.fifo_path())
         sup = _build(opts, st, pidfile, ctl, workers)
+        if inline:
+            sup.sys.workers = False
         sup.fast = child.prepare_supervisor(opts)
         sup.install_signals()
         sup.out.start_loggers()
@@ -74,27 +93,45 @@ def run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=True):
         # The start's own file writes ride in the daemon's worker: this
         # process's pidfile and record before the daemon starts, the
         # daemons/ entry once it runs.
-        me = os.getpid()
         sup.spawn(before=lambda: _record_self(st, pidfile, opts.argv, me),
                   after=lambda: st.daemon_set(opts.exec, opts.argv, pidfile, True))
         if ready:
             ready(sup)
+        return sup
+    except BaseException as e:
+        fail_start(sup, st, opts, pidfile, report_fd, keys, written, e)
+
+
+def _report_ok(sup, st, opts, pidfile, report_fd, keys, written):
+    try:
         os.write(report_fd, b"OK")
         os.close(report_fd)
-        report_fd = None
     except BaseException as e:
-        msg = worker.message(e)
+        fail_start(sup, st, opts, pidfile, None, keys, written, e)
+
+
+def fail_start(sup, st, opts, pidfile, report_fd, keys, written, e):
+    """A start that failed: stop what it started, leave nothing, say why on
+    report_fd (one line), exit."""
+    msg = worker.message(e)
+    try:
         if sup is not None and sup.pid:
             child.kill_and_reap(sup.pid)
         if sup is not None:
             _kill_loggers(sup)
         _cleanup_failed_start(st, opts, pidfile, written, keys)
+    finally:
         if report_fd is not None:
             try:
                 os.write(report_fd, msg.encode())
             except OSError:
                 pass
         os._exit(1)
+
+
+def supervise(sup, st, opts, pidfile):
+    """The loop, then the state the supervisor leaves.  Never returns."""
+    code = 1
     try:
         code = sup.run()
         _finish(sup, st, opts, pidfile)
@@ -104,6 +141,33 @@ def run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=True):
             child.kill_and_reap(sup.pid)
         _finish(sup, st, opts, pidfile, failed=True)
     os._exit(code)
+
+
+def adopt_supervisor(opts, st, pidfile, state, fds, wake):
+    """A lean supervisor's first event (leanstart): become the full one its
+    worker started, from the worker's hand-off (handoff.lean_export), and
+    supervise.  Never returns."""
+    from . import handoff
+    syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
+    ctl = ControlFifo(st.fifo_path(), (fds[0], fds[1]))
+    sup = _build(opts, st, pidfile, ctl, True, wake=wake, quiet=True)
+    try:
+        handoff.lean_adopt(sup, state, fds)
+        sup.fast = child.prepare_supervisor(opts)
+        sup.install_signals()
+        if sup.health:
+            # Due when it was due in the worker: from the daemon's start.
+            sup.health.schedule_first(sup.started_at)
+        # A child that exited before we took over (its SIGCHLD may have
+        # been the one dropped with the worker's): the loop reaps it.
+        os.kill(os.getpid(), signal.SIGCHLD)
+    except BaseException as e:
+        syslog.syslog(syslog.LOG_ERR, "%s: supervisor failed: %r" % (opts.svcname, e))
+        if sup.pid:
+            child.kill_and_reap(sup.pid)
+        _finish(sup, st, opts, pidfile, failed=True)
+        os._exit(1)
+    supervise(sup, st, opts, pidfile)
 
 
 def resume_supervisor(opts, st, spec):

@@ -224,6 +224,19 @@ class Context:
             except (OSError, ValueError):
                 pass                    # signals the C library keeps for itself
 
+    def fields(self):
+        """Everything but the directory's fd, for marshal: the server's
+        worker reads the context, the supervisor applies it (leanstart)."""
+        return {k: v for k, v in self.__dict__.items() if k != "cwd_fd"}
+
+    @classmethod
+    def received(cls, fields, cwd_fd):
+        """The Context whose fields() these are (fields is taken, not copied)."""
+        ctx = cls.__new__(cls)
+        fields["cwd_fd"] = cwd_fd
+        ctx.__dict__ = fields
+        return ctx
+
     def close(self):
         os.close(self.cwd_fd)
 

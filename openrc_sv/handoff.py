@@ -1,4 +1,6 @@
-"""The re-exec hand-off: what a supervisor passes to the fresh interpreter
+"""The hand-offs of a supervisor's state to another process image.
+
+1. The re-exec hand-off: what a supervisor passes to the fresh interpreter
 it execs on SIGHUP, in one environment variable.
 
     OPENRC_SV_REEXEC=DAEMON_PID|CTL_FD,KEEP_FD|STREAMS|RESTARTS
@@ -7,7 +9,17 @@ STREAMS is logpipes' own export text (it never contains "|" at either end
 that matters: it is split off by position, from both sides).  The producer
 is Supervisor._reexec, the consumer daemonize.resume_supervisor: both use
 encode()/decode() here.  Stdlib built-ins only.
+
+2. The lean hand-off (leanstart): the worker that started a lean
+supervisor's daemon passes the Supervisor it built to the supervisor, which
+keeps it as bytes until its first event and only then builds its own
+(daemonize.adopt_supervisor).  lean_export() in the worker: a small header
+for the idle wait, the state (marshal bytes) and the fds to send
+(SCM_RIGHTS); lean_adopt() in the supervisor.  The fds travel as a list:
+the state names them by their place in it.
 """
+
+import marshal
 
 ENV = "OPENRC_SV_REEXEC"
 
@@ -25,3 +37,66 @@ def decode(spec):
     if len(fds) != 2:
         raise ValueError("bad control fds in %s: %r" % (ENV, ctl_s))
     return int(pid_s), fds, streams, int(restarts)
+
+
+def lean_export(sup, opts_line, env, argv):
+    """(header, state bytes, fds) of a Supervisor whose daemon has started.
+    header: (service, deadline, [places of the fds to poll], umask and
+    directory): the lean supervisor wakes at the deadline (monotonic) or
+    when one of those fds, its signal pipe or the control fifo is readable;
+    it takes on the umask and directory at once, as the worker's
+    Supervisor did (child.prepare_supervisor), where there are some."""
+    fds = [sup.ctl.fd, sup.ctl.keep_fd] + sup.out.inheritable_fds()
+    notify = None
+    if sup.notify_sock is not None:
+        notify = len(fds)
+        fds.append(sup.notify_sock.fileno())
+    place = {fd: i for i, fd in enumerate(fds)}
+    polled = [place[fd] for fd in sup.out.poll_fds()]
+    nfd = sup._notify_fd_polled()
+    if nfd is not None:
+        polled.append(notify)
+    from . import child
+    setup = sup._setup
+    state = {
+        "opts": opts_line, "env": env, "argv": list(argv),
+        "pid": sup.pid, "restarts": sup.restarts,
+        "started_at": sup.started_at, "spawned_at": sup.spawned_at,
+        # The daemon's environment, if the start left only that (child.Prepared).
+        "prepared": setup.env if isinstance(setup, child.Prepared) else False,
+        "streams": _renumber(sup.out.export(), place.get),
+        "writer": sup.writer.carried(),
+        "watchdog": dict(sup.watchdog.__dict__) if sup.watchdog else None,
+        "notify": notify,
+    }
+    header = (sup.o.svcname, sup.next_deadline(), polled, child.supervisor_takes(sup.o))
+    return header, marshal.dumps(state), fds
+
+
+def lean_adopt(sup, state, fds):
+    """Make sup (built from the same options) the worker's Supervisor."""
+    from . import child
+    sup.out.adopt(_renumber(state["streams"], lambda i: fds[i]))
+    sup.pid = state["pid"]
+    sup.restarts = state["restarts"]
+    sup.started_at = state["started_at"]
+    sup.spawned_at = state["spawned_at"]
+    if state["prepared"] is not False:
+        sup._setup = child.Prepared(sup._setup, state["prepared"], sup.fast)
+    sup.writer.carry_on(state["writer"])
+    if state["watchdog"] is not None and sup.watchdog is not None:
+        sup.watchdog.__dict__.update(state["watchdog"])
+    if state["notify"] is not None:
+        import _socket
+        sock = _socket.socket(fileno=fds[state["notify"]])
+        sock.setblocking(False)
+        sup.notify_sock = sock
+
+
+def _renumber(streams, new):
+    """logpipes' export text with each fd replaced by new(fd)."""
+    parts = []
+    for part in streams.split(";") if streams else []:
+        r, w, pid = part.split(",")
+        parts.append("%s,%s,%s" % ("" if r == "" else new(int(r)), "" if w == "" else new(int(w)), pid))
+    return ";".join(parts)

@@ -1,23 +1,40 @@
-"""The start of a supervisor forked by the fork server, kept out of its pages.
+"""A supervisor forked by the fork server: lean until something happens.
 
-A supervisor forked by the server shares the server's pages until it writes
-to them, and what it writes once stays its own for the life of the service.
-Measured on 3.11 in a fork of a warmed-up server, two steps of the start
-wrote about 1 MB: taking on the request's environment (os.environ.clear()
-and update(): some 600 kB, the C environment's strings and the encoded
-copies) and parsing the command line (sd_args: some 450 kB).  Here they
-write about 450 kB, and a supervisor (the rest of its start writes many of
-the same pages) owns about 200 kB less.  So:
+A supervisor forked by the server shares the server's pages until it
+writes to them, and what it writes stays its own for the life of the
+service.  Measured on 3.11: a supervisor that built its Supervisor, parsed
+its command line and started its daemon itself owned about 2 MB; one that
+only waits owns about 0.7 MB, most of it what any fork of an interpreter
+writes.  So the supervisor (the grandchild of the server, re-parented to
+init like OpenRC's) does as little as it can in its own pages:
 
-  * the command line is parsed in a short-lived worker (worker.run), which
-    sends back the parsed options (marshal, a builtin, in one hex line),
-    the service dir and the pidfile; only the rule set goes by name;
+  * it makes itself a session leader, takes its signals onto a pipe
+    (as the full supervisor does), becomes a child subreaper and forks a
+    worker (one for the whole start);
+  * the worker reads the request from the client, checks it and reads the
+    requester's context (forkserver); the supervisor takes the context on
+    (forkserver_context: its cgroup, rlimits, nice ... are the
+    requester's), then the worker does too and answers the client;
+  * the worker parses the command line, starts the daemon and its loggers
+    (they become the supervisor's children when it exits: subreaper),
+    writes the pidfile (the supervisor's pid) and the state, says OK on the
+    report pipe, and hands the Supervisor it built to the supervisor
+    (handoff.lean_export: bytes and fds, over a socket pair);
+  * the supervisor keeps those bytes and waits: poll() on its signal pipe,
+    the control fifo and whatever the worker's Supervisor would poll, with
+    its next deadline.  The first thing that happens (a signal, the
+    daemon's exit, a word on the fifo, a health check due, output to copy
+    into a file) makes it build its own Supervisor from them
+    (daemonize.adopt_supervisor), which handles it and every event after.
 
-  * the supervisor does not make the request's environment its own.
-    os.environ becomes a view of it (RequestEnviron): every Python
-    read (RC_SERVICE for the health check, RC_USER_SERVICES, HOME ...)
-    sees what it saw before.  The process's own C environment, which is
-    what exec passes on, stays the server's until something needs it:
+So an idle service whose daemon runs costs the lean wait; one with a health
+check, a watchdog or --stdout/--stderr files becomes the full supervisor at
+its first check, keepalive or line of output.  Nothing OpenRC sees differs:
+the pidfile, the control fifo and the state name the supervisor; the
+daemon is its child.
+
+The environment: the full supervisor reads os.environ as a view of the
+request's (RequestEnviron), without making it its own:
 
       - every fork takes it first (os.register_at_fork): a worker, a
         forked respawn (its Setup is made there), a health check, which
@@ -28,15 +45,24 @@ the same pages) owns about 200 kB less.  So:
       - a TZ other than the server's takes it at once: C's localtime, for
         the start_time of a respawn, reads TZ from there.
 
-What the daemon gets is unchanged: its environment is built from the
-request's (in a worker, or in the forked child), and posix_spawn passes it
-explicitly.
+Where the kernel will not make us a subreaper, the supervisor does the
+start itself (as forked by `--start`, without workers).
 """
 
+import _socket
+import array
 import marshal
 import os
+import select
+import struct
 import sys
+import time
 from collections.abc import MutableMapping
+
+from . import daemonize, forkserver_context, proctitle, subreaper
+from . import forkserver_wire as wire
+from . import sigs as signal
+from .supervisor import install_signals
 
 _real = None            # os.environ as the interpreter made it (os._Environ)
 
@@ -122,23 +148,160 @@ def unpack(line):
     return opts, ServiceState(opts.svcname, root), pidfile
 
 
-def run(argv, env, report_fd, keys, written, name=None):
-    """Turn this process (forked by the server, the requester's context
-    taken on) into the service's supervisor.  Never returns.  name(svc)
-    names the process."""
-    from . import daemonize, worker
-    use(env)
+def run(listener, conn, take_request, name):
+    """In the server's grandchild: become the service's supervisor (see
+    above).  take_request(conn): the worker's reading of the request
+    (forkserver), (request, context, report fd) or None if it answered
+    no.  name(svc) names the process.  Never returns."""
+    try:
+        os.close(listener.fileno())     # (not close(): Python code, pages)
+        daemonize.detach()
+        wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        install_signals(wake[1])
+        lean = subreaper.set(True)
+        mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+        me = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            _work(conn, theirs, take_request, me, lean)
+        theirs.close()
+        os.close(conn.fileno())
+        msg, fds = _recv(mine)                  # the requester's context
+        if not msg:
+            os._exit(0)                         # refused: the worker said so
+        ctx_fields = marshal.loads(msg)
+        try:
+            forkserver_context.Context.received(ctx_fields, fds[0]).apply()
+        except OSError as e:                    # the client forks its own supervisor
+            mine.send((" %s" % e).encode(errors="replace")[:500])
+            os._exit(1)
+        mine.send(b"+")
+        if not lean:
+            msg, fds = _recv(mine)
+            _start_here(marshal.loads(msg), fds, pid, name)
+        msg, fds = _recv(mine)                  # the worker's Supervisor
+        _reap(pid)
+        subreaper.set(False)
+        if not msg:
+            os._exit(1)                         # the start failed: the worker said why
+        header, state = marshal.loads(msg)
+    except BaseException as e:
+        _died(e)
+    try:
+        mine.close()
+        name(header[0])
+        if header[4] is not None:
+            proctitle.write(*header[4])
+        if header[3] is not None:
+            os.umask(header[3][0])
+            if header[3][1]:
+                os.chdir(header[3][1])
+        if _quiet(wake):
+            _wait(wake[0], fds, header[1], header[2])
+    except BaseException:
+        pass                # whatever it was, the full supervisor copes (or says so)
+    try:
+        _adopt(marshal.loads(state), fds, wake)
+    except BaseException as e:
+        _died(e)
+
+
+def _died(e):
+    """Before there is a Supervisor to say it: syslog, and out."""
+    try:
+        import syslog
+        syslog.syslog(syslog.LOG_ERR, "fork server's supervisor failed: %r" % (e,))
+    finally:
+        os._exit(1)
+
+
+def _recv(sock):
+    """One message and the fds that came with it (as few objects as can
+    be: each lands in pages the supervisor shared)."""
+    # Its size first: the hand-off carries the environment, which has no
+    # fixed bound, and a buffer of the largest size would be touched whole.
+    size = len(sock.recv(1, _socket.MSG_PEEK | _socket.MSG_TRUNC)) or 1
+    msg, anc, _, _ = sock.recvmsg(size, _socket.CMSG_SPACE(MAX_FDS * 4), _socket.MSG_CMSG_CLOEXEC)
+    fds = array.array("i")
+    for level, kind, data in anc:
+        if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % 4])
+    return msg, fds
+
+
+MAX_FDS = 64            # the control fifo's two, two per output stream, the notify socket
+
+
+def _send(sock, msg, fds=()):
+    anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("%di" % len(fds), *fds))] if fds else []
+    sock.sendmsg([msg], anc)
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _quiet(wake):
+    """Has nothing happened yet?  The worker's own exit is no event (its
+    SIGCHLD is dropped from the signal pipe); any other signal is put back
+    for the full supervisor's loop, and a child of ours already waiting to
+    be reaped (the daemon, a logger) is one."""
+    try:
+        data = os.read(wake[0], 512)
+    except BlockingIOError:
+        data = b""
+    others = data.replace(_CHLD, b"")
+    if others:
+        os.write(wake[1], others)
+        return False
+    return os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+
+
+_CHLD = bytes([signal.SIGCHLD])
+
+
+def _wait(wake_r, fds, deadline, polled):
+    """Until a signal, the control fifo, a polled fd or the deadline."""
+    p = select.poll()
+    for fd in [wake_r, fds[0]] + [fds[i] for i in polled]:
+        p.register(fd, select.POLLIN)
+    while True:
+        timeout = None
+        if deadline is not None:
+            timeout = max(0, int((deadline - time.monotonic()) * 1000) + 1)
+        if p.poll(timeout) or timeout is not None and time.monotonic() >= deadline:
+            return
+
+
+def _adopt(state, fds, wake):
+    """Become the full supervisor (daemonize.adopt_supervisor)."""
+    from . import daemonize
+    opts, st, pidfile = unpack(state["opts"])
+    use(state["env"])
+    sys.argv = state["argv"]
+    daemonize.adopt_supervisor(opts, st, pidfile, state, fds, wake)
+
+
+def _start_here(request, fds, worker, name):
+    """No subreaper (a seccomp filter may forbid prctl): the daemon must be
+    our own child, so the start is made here, as `--start` makes it."""
+    _reap(worker)
+    argv, env, _cwd, _umask, keys, written = request
+    report_fd = fds[0]
+    take_env(env)
     sys.argv = argv
     try:
-        lines = worker.run(lambda report: parse(report, argv, env))
+        lines = []
+        parse(lines.append, argv, env)
         opts, st, pidfile = unpack(lines[0])
-    except worker.WorkerError as e:
-        _fail(report_fd, e.args[0])
     except BaseException as e:
-        _fail(report_fd, worker.message(e))
-    if name:
-        name(opts.svcname)
-    daemonize.run_supervisor(opts, st, pidfile, report_fd, keys, written)
+        from . import worker as workers
+        _fail(report_fd, workers.message(e))
+    name(opts.svcname)
+    daemonize.run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=False)
 
 
 def _fail(report_fd, msg):
@@ -146,3 +309,82 @@ def _fail(report_fd, msg):
         os.write(report_fd, ("fork server: %s" % msg).encode(errors="replace"))
     finally:
         os._exit(1)
+
+
+def _work(conn, sock, take_request, supervisor, lean):
+    """The worker: the request, the start, the hand-off.  Never returns."""
+    answered = False
+    report_fd = None
+    try:
+        signal.set_wakeup_fd(-1)            # our signals are not the supervisor's
+        taken = take_request(conn)
+        if taken is None:
+            os._exit(0)
+        request, ctx, report_fd, requester = taken
+        # The request stays here (its strings would be new objects in the
+        # supervisor's pages), unless the supervisor must start the daemon.
+        _send(sock, marshal.dumps(ctx.fields()), [ctx.cwd_fd])
+        answer = sock.recv(512)
+        if answer != b"+":
+            conn.sendall(wire.NO + (answer or b" the forked supervisor died"))
+            os._exit(0)
+        ctx.apply()
+        conn.sendall(wire.OK)
+        answered = True
+        conn.close()
+        if not lean:
+            _send(sock, marshal.dumps(request), [report_fd])
+            os._exit(0)
+        argv, env, _cwd, _umask, keys, written = request
+        take_env(env)
+        sys.argv = argv
+        lines = []
+        parse(lines.append, argv, env)
+        opts, st, pidfile = unpack(lines[0])
+        from . import daemonize, handoff
+        # Jobs in this process (it is the worker), the daemon's Setup built
+        # in it all the same (a full supervisor keeps only what it needs).
+        sup = daemonize.start(opts, st, pidfile, report_fd, keys, written, supervisor,
+                              workers=True, inline=True, new_session=False,
+                              syslog_ident="supervise-daemon[%d]" % supervisor)
+        header, state, fds = handoff.lean_export(sup, lines[0], env, argv)
+        header += (_title(requester, argv),)
+        try:
+            _send(sock, marshal.dumps((header, state)), fds)
+        except BaseException as e:
+            daemonize.fail_start(sup, st, opts, pidfile, report_fd, keys, written, e)
+        os.write(report_fd, b"OK")
+    except BaseException as e:
+        from . import worker
+        msg = worker.message(e)
+        try:
+            if not answered:
+                conn.sendall(wire.NO + b" " + msg.encode(errors="replace"))
+            elif report_fd is not None:
+                os.write(report_fd, ("fork server: %s" % msg).encode(errors="replace"))
+        except OSError:
+            pass
+        os._exit(1)
+    os._exit(0)
+
+
+def _title(requester, argv):
+    """The command line the supervisor shows: the one `--start` had (what
+    a supervisor it forked itself shows), `... supervise-daemon SVC
+    --start ...`, else the bare `supervise-daemon SVC ...` where that does
+    not fit in the server's argument area.  Worked out here, for the
+    supervisor only to write (proctitle)."""
+    from . import procinfo
+    words = procinfo.cmdline(requester) or []
+    lead = [i for i, w in enumerate(words[:4]) if w.endswith("supervise-daemon")]
+    bare = ["supervise-daemon"] + list(argv[1:])
+    # Up to --start at least (the server's own command line, whose place
+    # we have, is short), else up to the service's name.
+    choices = [(words, lead[0] + 3)] if lead else []
+    return proctitle.prepared(choices + [(bare, 3), (bare, 2)])
+
+
+def take_env(env):
+    """The worker: the request's environment as this process's own."""
+    os.environ.clear()
+    os.environ.update(env)

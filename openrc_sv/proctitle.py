@@ -50,18 +50,39 @@ def fit(words, size, need=1):
     return out + b"\0" * (size - len(out))
 
 
-def set_words(words, need=1):
-    """Show WORDS as this process's command line, or at least its first
-    NEED words (else the old line stays); False if it could not."""
+def prepared(choices):
+    """(address, bytes) that make this process's command line the first of
+    CHOICES, (words, need) pairs, whose first NEED words fit; None if
+    none does.  Worked out here, written by write(): in a process forked
+    from this one too, whose argument area is the same (the fork server's
+    supervisor: leanstart), so that it only has to write."""
     try:
         start, end = _arg_area()
+    except (OSError, ValueError, IndexError):
+        return None
+    for words, need in choices:
         data = fit(words, end - start, need)
-        if data is None:
-            return False
+        if data is not None:
+            return start, data
+    return None
+
+
+def write(start, data):
+    try:
         fd = os.open("/proc/self/mem", os.O_WRONLY | os.O_CLOEXEC)
         try:
             return os.pwrite(fd, data, start) == len(data)
         finally:
             os.close(fd)
+    except (OSError, OverflowError):
+        return False
+
+
+def set_words(words, need=1):
+    """Show WORDS as this process's command line, or at least its first
+    NEED words (else the old line stays); False if it could not."""
+    try:
+        found = prepared([(words, need)])
     except (OSError, ValueError, IndexError, OverflowError):
         return False
+    return found is not None and write(*found)

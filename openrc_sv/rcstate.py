@@ -406,6 +406,17 @@ class RetryingWriter:
         self.last_write = None          # now() at the last successful write
         self._unchecked = False         # pending holds values not compared with `written`
 
+    # What a lean supervisor's worker hands on (handoff.lean_export): plain
+    # values (a start holds no functions), none of them pages to keep.
+    CARRIED = ("pending", "written", "_dir_seen", "retry_at", "delay", "last_write")
+
+    def carried(self):
+        return {k: getattr(self, k) for k in self.CARRIED}
+
+    def carry_on(self, values):
+        for k in self.CARRIED:
+            setattr(self, k, values[k])
+
     def set(self, key, value):
         self.set_many({key: value})
 

@@ -127,7 +127,10 @@ class System:
 
 
 class Supervisor:
-    def __init__(self, opts, state, pidfile, setup, ctl, system=None):
+    def __init__(self, opts, state, pidfile, setup, ctl, system=None, wake=None, quiet=False):
+        """wake: the signal wakeup pipe (read end, write end) to use, one a
+        lean supervisor already had (leanstart), else a new one.  quiet:
+        the worker that started the daemon has said which rules apply."""
         self.o = opts
         self.state = state
         self.pidfile = pidfile
@@ -167,11 +170,11 @@ class Supervisor:
         if getattr(opts, "watchdog_timer_ms", 0):
             from .watchdog import Watchdog
             self.watchdog = Watchdog(opts.watchdog_timer_ms, opts.notify_timeout_ms)
-        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wake_r, self.wake_w = wake or os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.debug = getattr(opts, "verbose", False)    # --verbose: the phase transitions too
         self._started = "started %s, pid " % " ".join(opts.argv)
         rules = getattr(opts, "rules", None)
-        if rules is not None:
+        if rules is not None and not quiet:
             # Which OpenRC's respawn defaults apply, and why (man
             # supervise-daemon, DIFFERENCES): where an admin looks first.
             self.log(syslog.LOG_INFO, "respawn rules of OpenRC %s%s (%s)" % (
@@ -236,12 +239,7 @@ class Supervisor:
 
     # -- set up ----------------------------------------------------------
     def install_signals(self):
-        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
-        for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-                  signal.SIGUSR1, signal.SIGQUIT):
-            signal.signal(s, _noop)
-        # A logger that went away must not kill the supervisor.
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+        install_signals(self.wake_w)
 
     def spawn(self, before=None, after=None):
         """Start the daemon once; raises child.SpawnError.  A state write
@@ -671,15 +669,20 @@ class Supervisor:
             evs.append(("WatchdogMissed",))
         return evs
 
-    def _timeout(self):
+    def next_deadline(self):
+        """The first timer due (monotonic), or None."""
         due = [t for t in (self.respawn_at,
                            self.stopper.deadline if self.stopper else None,
                            self._health.deadline() if self._health else None,
                            self._watchdog_wakeup(),
                            self.out.deadline(), self.writer.retry_at) if t is not None]
-        if not due:
+        return min(due) if due else None
+
+    def _timeout(self):
+        due = self.next_deadline()
+        if due is None:
             return None                      # idle: sleep until something happens
-        left = min(due) - self.sys.now()
+        left = due - self.sys.now()
         if left <= 0:
             return 0                         # due now (a respawn without delay): no 1 ms nap
         return int(left * 1000) + 1          # never wake a hair early
@@ -831,6 +834,17 @@ def describe_status(status):
     if os.WIFSIGNALED(status):
         return "signal %s" % convert.signal_name(os.WTERMSIG(status))
     return "exit %d" % os.WEXITSTATUS(status)
+
+
+def install_signals(wake_w):
+    """The supervisor's signals, each a byte on wake_w for the loop (a lean
+    supervisor installs them before it has a Supervisor: leanstart)."""
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
+              signal.SIGUSR1, signal.SIGQUIT):
+        signal.signal(s, _noop)
+    # A logger that went away must not kill the supervisor.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 
 
 def _noop(*_):
