@@ -17,8 +17,11 @@ import subprocess
 
 # /sys/fs/cgroup too: openrc-run makes a cgroup per service, which would
 # otherwise be left behind on the host.
-PRIVATE = ["/run", "/etc/init.d", "/etc/conf.d", "/etc/rc.conf.d",
+PRIVATE = ["/run", "/etc/init.d", "/etc/conf.d", "/etc/rc.conf.d", "/etc/runlevels",
            "/etc/sv", "/etc/monit-files", "/var/log/openrc-sv", "/sys/fs/cgroup"]
+# Made again in the private /etc/runlevels (rc-update refuses a runlevel
+# without its directory): `openrc-sv setup` adds the fork server to boot.
+RUNLEVELS = ("sysinit", "boot", "default", "nonetwork", "shutdown")
 
 STATE_DIRS = ("started", "starting", "stopping", "inactive", "wasinactive", "failed",
               "exclusive", "options", "daemons", "scheduled", "tmp", "hotplugged")
@@ -52,6 +55,8 @@ def setup_world(libexec, staging_sbin=None):
     for d in PRIVATE:
         os.makedirs(d, exist_ok=True)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", d], check=True)
+    for d in RUNLEVELS:
+        os.makedirs(os.path.join("/etc/runlevels", d), exist_ok=True)
     for d in STATE_DIRS:
         os.makedirs(os.path.join("/run/openrc", d), exist_ok=True)
     with open("/run/openrc/softlevel", "w") as f:

@@ -37,6 +37,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 
 
+# OPENRC_SV_TEST_FORKSERVER=1: every sandbox with our supervise-daemon runs
+# the fork server, so that the same tests cover served (lean) supervisors
+# (tools/run test runs the drop-in's tests again that way).
+FORKSERVER_ENV = "OPENRC_SV_TEST_FORKSERVER"
+FORKSERVER_SOCKET = "/run/openrc-sv/forkserver.sock"
+
+
 def libexecdir():
     """The host's OpenRC helper directory, found as our code finds it (not
     from this process's RC_LIBEXECDIR), or None without OpenRC."""
@@ -111,11 +118,19 @@ class Sandbox:
             self.close()
             raise RuntimeError("sandbox did not start: %r %s" % (line, err))
         self.init_pid = self._find_init()
+        if self.supervisor == "ours" and os.environ.get(FORKSERVER_ENV) == "1":
+            self.start_forkserver()
         if self.libexec_at:
             self.run(sys.executable, "-c", "import sys; from openrc_sv import nsroot; "
                      "nsroot.relocate_libexec(sys.argv[1], sys.argv[2], keep=[sys.argv[1]])",
                      self.host_libexec, self.libexec_at, check=True)
             self.libexec = self.libexec_at
+
+    def start_forkserver(self):
+        """Our fork server at its default socket: supervise-daemon --start
+        then asks it for every supervisor (the default install)."""
+        self.spawn(our_script("openrc-sv-forkserver"))
+        wait_for(lambda: self.exists(FORKSERVER_SOCKET), 10, what="fork server socket")
 
     def _find_init(self):
         # unshare --fork: our Popen child is unshare; ns PID 1 is its child.
