@@ -57,10 +57,12 @@ def _record_self(st, pidfile, argv, pid):
     st.set("supervisor_ident", ident)
 
 
-def run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=True):
+def run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=True, new_session=True):
     """Never returns.  workers: run the start and respawn paths in short-
-    lived workers (worker.py); `--start` forking us itself says False."""
-    sup = start(opts, st, pidfile, report_fd, keys, written, os.getpid(), workers)
+    lived workers (worker.py); `--start` forking us itself says False.
+    new_session: False if this process is already the session's leader."""
+    sup = start(opts, st, pidfile, report_fd, keys, written, os.getpid(), workers,
+                new_session=new_session)
     _report_ok(sup, st, opts, pidfile, report_fd, keys, written)
     supervise(sup, st, opts, pidfile)
 

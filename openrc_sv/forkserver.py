@@ -66,11 +66,12 @@ def _name(svc):
 
 def _set_name(name):
     """Name the process (ps -o comm, top) after its service.  (os calls,
-    not open(): the io objects would be new pages of the supervisor's.)"""
+    not open() or fsencode(): their objects would be new pages of the
+    supervisor's.)"""
     try:
         fd = os.open("/proc/self/comm", os.O_WRONLY | os.O_CLOEXEC)
         try:
-            os.write(fd, os.fsencode(name)[:15])
+            os.write(fd, name.encode("utf-8", "surrogateescape")[:15])
         finally:
             os.close(fd)
     except OSError:

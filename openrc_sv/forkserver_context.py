@@ -224,74 +224,85 @@ class Context:
             except (OSError, ValueError):
                 pass                    # signals the C library keeps for itself
 
-    def fields(self):
-        """Everything but the directory's fd, for marshal: the server's
-        worker reads the context, the supervisor applies it (leanstart)."""
-        return {k: v for k, v in self.__dict__.items() if k != "cwd_fd"}
-
-    @classmethod
-    def received(cls, fields, cwd_fd):
-        """The Context whose fields() these are (fields is taken, not copied)."""
-        ctx = cls.__new__(cls)
-        fields["cwd_fd"] = cwd_fd
-        ctx.__dict__ = fields
-        return ctx
-
     def close(self):
         os.close(self.cwd_fd)
 
     def apply(self):
-        """In the forked supervisor: become the requester's twin, making
-        only the changes the server found (the module-level imports and
-        _signal only: nothing here may build what the server did not).
-        Raises OSError naming the step that failed (the server then says
-        no, and the client forks the supervisor itself)."""
+        """In the forked supervisor (or its worker): become the requester's
+        twin, making only the changes the server found.  Raises OSError
+        naming the step that failed (the client is then told no, and forks
+        the supervisor itself)."""
+        self.apply_to(0)
+        take_own(self.own(), self.cwd_fd)
+
+    def apply_to(self, pid):
+        """The changes one process can make for another: process pid (0:
+        this one) joins the requester's cgroups and takes on its limits,
+        scheduling, nice, I/O priority, OOM score and CPU affinity.  The
+        lean supervisor's worker makes them for the supervisor (leanstart),
+        which has only to take on the rest (take_own)."""
         import resource
-        import _signal
         step = "cgroup"
         try:
             for path in self.cgroup_files:  # first: cpuset bounds the affinity below
-                _write(path, b"0", os.O_NOFOLLOW)   # 0: the writing process
-            step = "groups"
-            if self.groups is not None:
-                os.setgroups(self.groups)
-            if self.gids is not None:
-                os.setresgid(*self.gids)
+                _write(path, b"%d" % pid, os.O_NOFOLLOW)   # 0: the writing process
             for name, res, value in self.rlimits:   # before nice: RLIMIT_NICE allows it
                 step = name
-                resource.setrlimit(res, value)
+                resource.prlimit(pid, res, value)
             step = "scheduling policy"
             if self.sched is not None:
-                os.sched_setscheduler(0, self.sched[0], os.sched_param(self.sched[1]))
+                os.sched_setscheduler(pid, self.sched[0], os.sched_param(self.sched[1]))
             step = "nice"
             if self.nice is not None:
-                os.setpriority(os.PRIO_PROCESS, 0, self.nice)
+                os.setpriority(os.PRIO_PROCESS, pid, self.nice)
             step = "ionice"
             if self.ioprio is not None:
                 from .privs import set_ionice
-                set_ionice(self.ioprio >> 13, self.ioprio & 0x1fff)
+                set_ionice(self.ioprio >> 13, self.ioprio & 0x1fff, pid)
             step = "oom_score_adj"
             if self.oom_score_adj is not None:
-                _write("/proc/self/oom_score_adj", self.oom_score_adj.encode())
+                _write("/proc/%s/oom_score_adj" % (pid or "self"), self.oom_score_adj.encode())
             step = "affinity"
             if self.affinity is not None:
-                os.sched_setaffinity(0, self.affinity)
-            step = "loginuid"
-            if self.loginuid is not None:
-                _write("/proc/self/loginuid", self.loginuid.encode())
-            step = "signals"
-            for s, how in self.signals:
-                try:
-                    _signal.signal(s, how)
-                except (OSError, ValueError):
-                    pass                # as the server found: the C library's own
-            step = "umask"
-            os.umask(self.umask)
-            step = "working directory"
-            os.fchdir(self.cwd_fd)
-            self.close()
+                os.sched_setaffinity(pid, self.affinity)
         except OSError as e:
             raise OSError(e.errno, "%s: %s" % (step, e.strerror or e)) from None
+
+    def own(self):
+        """What only a process can do for itself, for take_own (plain
+        values: marshal carries them to the lean supervisor)."""
+        return (self.groups, self.gids, self.loginuid, self.signals, self.umask)
+
+
+def take_own(own, cwd_fd):
+    """Take on the requester's groups, login uid, ignored signals, umask and
+    working directory (cwd_fd, closed): Context.own(), here.  Module-level
+    imports and _signal only (nothing here may build what the server did
+    not: the lean supervisor runs it)."""
+    import _signal
+    groups, gids, loginuid, signals, umask = own
+    step = "groups"
+    try:
+        if groups is not None:
+            os.setgroups(groups)
+        if gids is not None:
+            os.setresgid(*gids)
+        step = "loginuid"
+        if loginuid is not None:
+            _write("/proc/self/loginuid", loginuid.encode())
+        step = "signals"
+        for s, how in signals:
+            try:
+                _signal.signal(s, how)
+            except (OSError, ValueError):
+                pass                # as the server found: the C library's own
+        step = "umask"
+        os.umask(umask)
+        step = "working directory"
+        os.fchdir(cwd_fd)
+        os.close(cwd_fd)
+    except OSError as e:
+        raise OSError(e.errno, "%s: %s" % (step, e.strerror or e)) from None
 
 
 def _write(path, data, flags=0):

@@ -12,9 +12,12 @@ init like OpenRC's) does as little as it can in its own pages:
     (as the full supervisor does), becomes a child subreaper and forks a
     worker (one for the whole start);
   * the worker reads the request from the client, checks it and reads the
-    requester's context (forkserver); the supervisor takes the context on
-    (forkserver_context: its cgroup, rlimits, nice ... are the
-    requester's), then the worker does too and answers the client;
+    requester's context (forkserver); it makes the supervisor join the
+    requester's cgroups and take on its rlimits, nice, I/O priority, OOM
+    score and CPU affinity (forkserver_context: what one process can do
+    for another), takes all of the context on itself and answers the
+    client; the supervisor takes on the rest (groups, login uid, ignored
+    signals, umask, directory) from the hand-off;
   * the worker parses the command line, starts the daemon and its loggers
     (they become the supervisor's children when it exits: subreaper),
     writes the pidfile (the supervisor's pid) and the state, says OK on the
@@ -151,14 +154,14 @@ def unpack(line):
 def run(listener, conn, take_request, name):
     """In the server's grandchild: become the service's supervisor (see
     above).  take_request(conn): the worker's reading of the request
-    (forkserver), (request, context, report fd) or None if it answered
-    no.  name(svc) names the process.  Never returns."""
+    (forkserver), (request, context, report fd, requester's pid) or None
+    if it answered no.  name(svc) names the process.  Never returns."""
     try:
         os.close(listener.fileno())     # (not close(): Python code, pages)
         daemonize.detach()
         wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         install_signals(wake[1])
-        lean = subreaper.set(True)
+        lean = subreaper.prepare() and subreaper.set(True)
         mine, theirs = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
         me = os.getpid()
         pid = os.fork()
@@ -166,29 +169,24 @@ def run(listener, conn, take_request, name):
             _work(conn, theirs, take_request, me, lean)
         theirs.close()
         os.close(conn.fileno())
-        msg, fds = _recv(mine)                  # the requester's context
-        if not msg:
-            os._exit(0)                         # refused: the worker said so
-        ctx_fields = marshal.loads(msg)
-        try:
-            forkserver_context.Context.received(ctx_fields, fds[0]).apply()
-        except OSError as e:                    # the client forks its own supervisor
-            mine.send((" %s" % e).encode(errors="replace")[:500])
-            os._exit(1)
-        mine.send(b"+")
         if not lean:
             msg, fds = _recv(mine)
-            _start_here(marshal.loads(msg), fds, pid, name)
+            if msg:
+                _start_here(marshal.loads(msg), fds, pid, name)
+            os._exit(0)                         # refused: the worker said so
         msg, fds = _recv(mine)                  # the worker's Supervisor
         _reap(pid)
         subreaper.set(False)
         if not msg:
-            os._exit(1)                         # the start failed: the worker said why
+            os._exit(1)                         # refused, or the start failed: the worker said why
         header, state = marshal.loads(msg)
     except BaseException as e:
         _died(e)
     try:
         mine.close()
+        # What the worker could not do for us (its own step worked, so
+        # this one does); the directory's fd came last.
+        forkserver_context.take_own(header[5], fds[len(fds) - 1])
         name(header[0])
         if header[4] is not None:
             proctitle.write(*header[4])
@@ -257,10 +255,14 @@ def _quiet(wake):
     if others:
         os.write(wake[1], others)
         return False
-    return os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    try:
+        return os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:
+        return False                    # not even the daemon: gone, reaped by no one of ours
 
 
 _CHLD = bytes([signal.SIGCHLD])
+
 
 
 def _wait(wake_r, fds, deadline, polled):
@@ -285,12 +287,14 @@ def _adopt(state, fds, wake):
     daemonize.adopt_supervisor(opts, st, pidfile, state, fds, wake)
 
 
-def _start_here(request, fds, worker, name):
+def _start_here(message, fds, worker, name):
     """No subreaper (a seccomp filter may forbid prctl): the daemon must be
     our own child, so the start is made here, as `--start` makes it."""
     _reap(worker)
+    request, own = message
+    report_fd, cwd_fd = fds[0], fds[1]
+    forkserver_context.take_own(own, cwd_fd)
     argv, env, _cwd, _umask, keys, written = request
-    report_fd = fds[0]
     take_env(env)
     sys.argv = argv
     try:
@@ -301,7 +305,8 @@ def _start_here(request, fds, worker, name):
         from . import worker as workers
         _fail(report_fd, workers.message(e))
     name(opts.svcname)
-    daemonize.run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=False)
+    daemonize.run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=False,
+                             new_session=False)
 
 
 def _fail(report_fd, msg):
@@ -321,19 +326,19 @@ def _work(conn, sock, take_request, supervisor, lean):
         if taken is None:
             os._exit(0)
         request, ctx, report_fd, requester = taken
-        # The request stays here (its strings would be new objects in the
-        # supervisor's pages), unless the supervisor must start the daemon.
-        _send(sock, marshal.dumps(ctx.fields()), [ctx.cwd_fd])
-        answer = sock.recv(512)
-        if answer != b"+":
-            conn.sendall(wire.NO + (answer or b" the forked supervisor died"))
-            os._exit(0)
+        # The supervisor takes on the requester's context: what one process
+        # can do for another from here, the rest (take_own) from the
+        # hand-off; then this process takes it on, so that the daemon has it.
+        # Whatever fails here, the client is told no and forks its own.
+        ctx.apply_to(supervisor)
+        own, cwd_fd = ctx.own(), os.dup(ctx.cwd_fd)
         ctx.apply()
         conn.sendall(wire.OK)
         answered = True
         conn.close()
         if not lean:
-            _send(sock, marshal.dumps(request), [report_fd])
+            # The request goes to the supervisor, which starts the daemon.
+            _send(sock, marshal.dumps((request, own)), [report_fd, cwd_fd])
             os._exit(0)
         argv, env, _cwd, _umask, keys, written = request
         take_env(env)
@@ -348,7 +353,8 @@ def _work(conn, sock, take_request, supervisor, lean):
                               workers=True, inline=True, new_session=False,
                               syslog_ident="supervise-daemon[%d]" % supervisor)
         header, state, fds = handoff.lean_export(sup, lines[0], env, argv)
-        header += (_title(requester, argv),)
+        header += (_title(requester, argv), own)
+        fds.append(cwd_fd)
         try:
             _send(sock, marshal.dumps((header, state)), fds)
         except BaseException as e:

@@ -77,13 +77,14 @@ def prctl(option, arg2=0, arg3=0):
     _check(ctypes, libc.prctl(option, ctypes.c_ulong(arg2), ctypes.c_ulong(arg3), 0, 0), "prctl")
 
 
-def set_ionice(cls, data):
+def set_ionice(cls, data, pid=0):
+    """ioprio_set for process pid (0: this one)."""
     nr = _IOPRIO_SET.get(platform.machine())
     if nr is None:
         raise OSError(0, "ionice is not supported on %s" % platform.machine())
     ctypes, libc = _libc()
     # IOPRIO_WHO_PROCESS = 1, class in the top bits (shift 13).
-    _check(ctypes, libc.syscall(nr, 1, 0, (cls << 13) | data), "ioprio_set")
+    _check(ctypes, libc.syscall(nr, 1, pid, (cls << 13) | data), "ioprio_set")
 
 
 def before_setuid(iab):

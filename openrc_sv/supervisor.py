@@ -836,12 +836,17 @@ def describe_status(status):
     return "exit %d" % os.WEXITSTATUS(status)
 
 
+# The signals a supervisor handles (through its wakeup pipe).
+HANDLED = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1,
+           signal.SIGQUIT)
+
+
 def install_signals(wake_w):
-    """The supervisor's signals, each a byte on wake_w for the loop (a lean
-    supervisor installs them before it has a Supervisor: leanstart)."""
+    """The supervisor's signals, each a byte on wake_w for the loop (the
+    fork server installs them once for the lean supervisors it forks,
+    which inherit them: leanstart)."""
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
-    for s in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP,
-              signal.SIGUSR1, signal.SIGQUIT):
+    for s in HANDLED:
         signal.signal(s, _noop)
     # A logger that went away must not kill the supervisor.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)

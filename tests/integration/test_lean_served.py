@@ -10,10 +10,12 @@ fifo, a stop, the daemon's death) is handled as the full supervisor
 handles it.  The drop-in's own tests run through the server as well
 (OPENRC_SV_TEST_FORKSERVER=1, tools/run test)."""
 
+import sys
+
 import pytest
 
 import initscripts as I
-from sandbox import wait_for
+from sandbox import FORKSERVER_SOCKET, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -108,3 +110,26 @@ def test_ps_shows_the_supervisor_as_supervise_daemon_of_its_service(sandbox):
     assert lead and words[lead[0] + 1:lead[0] + 3] == ["svc", "--start"], words
     assert I.supervisors(sb, "svc") == [sup]
     assert sb.rc("svc", "stop").returncode == 0
+
+
+def test_without_a_subreaper_the_supervisor_starts_its_daemon_itself(sandbox):
+    """Where the kernel will not make the supervisor a subreaper (a seccomp
+    filter may forbid prctl), a daemon its worker started would go to
+    init: the supervisor starts it itself, as `--start` would."""
+    sb = sandbox("ours")
+    if sb.exists(FORKSERVER_SOCKET):
+        pytest.skip("this sandbox already runs a fork server")
+    code = ("import sys; from openrc_sv import subreaper; subreaper.set = lambda on: False; "
+            "from openrc_sv.forkserver import main; sys.argv[0] = 'openrc-sv-forkserver'; "
+            "sys.exit(main())")
+    sb.spawn(sys.executable, "-c", code)
+    wait_for(lambda: sb.exists(FORKSERVER_SOCKET), 10, what="fork server socket")
+    first = I.start_service(sb, "svc")
+    sup = I.supervisor_pid(sb, "svc")
+    assert sb.read("/proc/%d/comm" % sup).strip() == "sv-svc"       # the server forked it
+    assert I.daemons(sb) == [(first, sup)]
+    sb.run("kill", "-9", str(first), check=True)
+    second = I.wait_daemon(sb, "svc", other_than=first)
+    assert I.daemons(sb) == [(second, sup)]
+    assert sb.rc("svc", "stop").returncode == 0
+    assert I.daemons(sb) == [] and I.supervisors(sb, "svc") == []
