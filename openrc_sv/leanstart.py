@@ -231,6 +231,16 @@ MAX_FDS = 64            # the control fifo's two, two per output stream, the not
 
 
 def _send(sock, msg, fds=()):
+    """One message (the worker's).  The hand-off carries the request's
+    environment, up to the kernel's limit for exec (some 2 MB): a socket
+    buffer that small messages fit (about 200 kB) is made big enough."""
+    if len(msg) > 65536:
+        for opt in (getattr(_socket, "SO_SNDBUFFORCE", 32), _socket.SO_SNDBUF):
+            try:
+                sock.setsockopt(_socket.SOL_SOCKET, opt, 2 * len(msg) + 65536)
+                break
+            except OSError:
+                pass
     anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("%di" % len(fds), *fds))] if fds else []
     sock.sendmsg([msg], anc)
 

@@ -115,7 +115,8 @@ def message(e):
     if isinstance(e, UserError):
         return e.message
     if isinstance(e, OSError) and e.strerror:
-        return "%s: %s" % (getattr(e, "filename", "") or "", e.strerror)
+        where = getattr(e, "filename", "") or ""
+        return "%s: %s" % (where, e.strerror) if where else e.strerror
     return str(e) or type(e).__name__
 
 

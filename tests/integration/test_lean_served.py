@@ -133,3 +133,22 @@ def test_without_a_subreaper_the_supervisor_starts_its_daemon_itself(sandbox):
     assert I.daemons(sb) == [(second, sup)]
     assert sb.rc("svc", "stop").returncode == 0
     assert I.daemons(sb) == [] and I.supervisors(sb, "svc") == []
+
+
+def test_a_large_environment_reaches_the_daemon_through_the_hand_off(sandbox):
+    """The hand-off carries the request's environment in one message: one
+    of 600 kB (more than a socket buffer holds by default) gets there."""
+    sb = served(sandbox)
+    # (One string may be at most 128 kB long: six of 100 kB.)
+    big = {"OPENRC_SV_TEST_BIG%d" % i: str(i) * 100000 for i in range(6)}
+    I.install_service(sb, "svc")
+    env = dict(big, RC_SVCNAME="svc")
+    r = sb.run("supervise-daemon", "svc", "--start", I.DAEMON, "--", I.statedir("svc"), env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    daemon = I.wait_daemon(sb, "svc")
+    got = I.environ(sb, "svc", daemon)
+    assert {k: got.get(k) for k in big} == big
+    assert sb.read("/proc/%d/comm" % I.supervisor_pid(sb, "svc")).strip() == "sv-svc"
+    r = sb.run("supervise-daemon", "svc", "--stop", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert I.daemons(sb) == []
