@@ -126,6 +126,14 @@ class Sandbox:
                      self.host_libexec, self.libexec_at, check=True)
             self.libexec = self.libexec_at
 
+    def assert_private(self, *dirs):
+        """Refuse to go on unless each directory is a private mount of the
+        sandbox's (what a test of `openrc-sv setup` writes must not reach
+        the host)."""
+        for d in dirs:
+            assert self.run("findmnt", "--mountpoint", d).returncode == 0, \
+                "the sandbox's %s is not a private mount: refusing to write there" % d
+
     def start_forkserver(self):
         """Our fork server at its default socket: supervise-daemon --start
         then asks it for every supervisor (the default install)."""

@@ -252,14 +252,7 @@ def shim_text(values, created_dir=None):
     return "".join(lines)
 
 
-def _is_ours(path, marker):
-    if os.path.islink(path):
-        return False
-    try:
-        with open(path, errors="replace") as f:
-            return f.readline().startswith(marker)
-    except OSError:
-        return False
+_is_ours = forkserver.starts_with_marker
 
 
 def _refuse_a_foreign_shim(target):

@@ -128,14 +128,20 @@ def is_ours(path):
         return False
 
 
-def _record_is_ours(path):
+def starts_with_marker(path, marker):
+    """Is path a file (not a link) whose first line starts with marker: one
+    that setup wrote?  (Also setup.py's test for its own files.)"""
     if os.path.islink(path):
         return False
     try:
         with open(path, errors="replace") as f:
-            return f.readline().startswith(RECORD_MARKER)
+            return f.readline().startswith(marker)
     except OSError:
         return False
+
+
+def _record_is_ours(path):
+    return starts_with_marker(path, RECORD_MARKER)
 
 
 def _created_dirs(path):

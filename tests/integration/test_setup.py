@@ -23,17 +23,11 @@ pytestmark = pytest.mark.integration
 SBIN = os.path.join(libexecdir() or "/lib/rc", "sbin")
 LINK = SBIN + "/supervise-daemon"
 PLUGIN = "/etc/rc.conf.d/openrc-sv.conf"
-RUNLEVELS = ("boot", "default", "nonetwork", "shutdown", "sysinit")
 
 
 def pristine(sandbox):
     sb = sandbox("ours")
-    for d in (SBIN, "/etc/init.d"):
-        assert sb.run("findmnt", "--mountpoint", d).returncode == 0, \
-            "the sandbox's %s is not a private mount: refusing to write there" % d
-    sb.run("sh", "-c", "mount -t tmpfs -o mode=0755 tmpfs /etc/runlevels && cd /etc/runlevels "
-           "&& mkdir %s" % " ".join(RUNLEVELS), check=True)
-    assert sb.run("findmnt", "--mountpoint", "/etc/runlevels").returncode == 0
+    sb.assert_private(SBIN, "/etc/init.d", "/etc/runlevels")
     sb.run("rm", "-f", LINK, check=True)
     return sb
 

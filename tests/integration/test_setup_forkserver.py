@@ -13,6 +13,7 @@ import os
 import pytest
 
 from openrc_sv.cli import setup_forkserver as F
+from openrc_sv.nsroot import RUNLEVELS
 
 from sandbox import libexecdir, our_script, wait_for
 
@@ -21,7 +22,6 @@ pytestmark = pytest.mark.integration
 SBIN = os.path.join(libexecdir() or "/lib/rc", "sbin")
 LAUNCHER = SBIN + "/supervise-daemon"
 SOCK = "/run/openrc-sv/forkserver.sock"
-RUNLEVELS = ("boot", "default", "nonetwork", "shutdown", "sysinit")
 SERVICE = """#!/sbin/openrc-run
 supervisor=supervise-daemon
 command=/bin/sleep
@@ -32,12 +32,7 @@ command_args=1000
 def pristine(sandbox):
     """A sandbox as a system before setup, whose runlevels are its own."""
     sb = sandbox("ours")
-    for d in (SBIN, "/etc/init.d", "/run"):
-        assert sb.run("findmnt", "--mountpoint", d).returncode == 0, \
-            "the sandbox's %s is not a private mount: refusing to write there" % d
-    sb.run("sh", "-c", "mount -t tmpfs -o mode=0755 tmpfs /etc/runlevels && cd /etc/runlevels "
-           "&& mkdir %s" % " ".join(RUNLEVELS), check=True)
-    assert sb.run("findmnt", "--mountpoint", "/etc/runlevels").returncode == 0
+    sb.assert_private(SBIN, "/etc/init.d", "/run", "/etc/runlevels")
     sb.run("rm", "-f", LAUNCHER, check=True)
     return sb
 

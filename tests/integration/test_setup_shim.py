@@ -46,11 +46,7 @@ if not openrc_045():
 def pristine(sandbox):
     """A sandbox as a system before setup: no supervise-daemon of ours yet."""
     sb = sandbox("ours")
-    assert sb.run("findmnt", "--mountpoint", SBIN).returncode == 0, \
-        "the sandbox's %s is not a private mount: refusing to write there" % SBIN
-    assert sb.run("findmnt", "--mountpoint", "/etc/rc.conf.d").returncode == 0
-    sb.run("sh", "-c", "mount -t tmpfs -o mode=0755 tmpfs /etc/runlevels "
-           "&& mkdir /etc/runlevels/boot", check=True)
+    sb.assert_private(SBIN, "/etc/rc.conf.d", "/etc/runlevels")
     sb.run("rm", "-f", LINK, check=True)
     return sb
 
