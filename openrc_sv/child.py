@@ -65,7 +65,7 @@ class Setup:
     def _environment(self, assignments, libexecdir):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(_SCRUB_PREFIXES) and k not in _SCRUB_NAMES}
-        if "LC_CTYPE" in env and not _given_at_exec("LC_CTYPE"):
+        if "LC_CTYPE" in env and not environ_as_given and not _given_at_exec("LC_CTYPE"):
             # Python itself set it (PEP 538: a C locale is coerced to
             # C.UTF-8, even under -I): the daemon must not inherit our
             # interpreter's choice.
@@ -128,6 +128,13 @@ def _without_libexec(path, libexecdir):
     """PATH without OpenRC's own bin/ and sbin/, as OpenRC's child gets it."""
     drop = (libexecdir + "/bin", libexecdir + "/sbin")
     return ":".join(p for p in path.split(":") if p and p not in drop)
+
+
+# True in a supervisor forked by the fork server: its environment is the
+# request's, from which the client interpreter's own LC_CTYPE was taken out
+# already (leanstart.without_coerced_locale), and /proc/self/environ is the
+# server's, which says nothing about the request.
+environ_as_given = False
 
 
 def _given_at_exec(name):

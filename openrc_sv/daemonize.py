@@ -32,10 +32,11 @@ def _service_script(st):
     return os.environ.get("RC_SERVICE") or st.init_script() or "/etc/init.d/%s" % st.name
 
 
-def _build(opts, st, pidfile, ctl, workers=True, wake=None, quiet=False):
+def _build(opts, st, pidfile, ctl, workers=True, wake=None, quiet=False, files=None):
     # With workers, the daemon's Setup is made in each of them, never here.
     setup = (lambda: child.Setup(opts, libexecdir())) if workers else child.Setup(opts, libexecdir())
-    sup = Supervisor(opts, st, pidfile, setup, ctl, System(workers), wake=wake, quiet=quiet)
+    sup = Supervisor(opts, st, pidfile, setup, ctl, System(workers), wake=wake, quiet=quiet,
+                     files=files)
     if opts.healthcheck_timer_ms or opts.healthcheck_delay_ms or opts.watchdog_timer_ms:
         from .health import HealthCheck
         # Its writes go through the supervisor's writer: a full /run is
@@ -63,7 +64,7 @@ def run_supervisor(opts, st, pidfile, report_fd, keys, written, workers=True, ne
     new_session: False if this process is already the session's leader."""
     sup = start(opts, st, pidfile, report_fd, keys, written, os.getpid(), workers,
                 new_session=new_session)
-    _report_ok(sup, st, opts, pidfile, report_fd, keys, written)
+    report_ok(sup, st, opts, pidfile, report_fd, keys, written)
     supervise(sup, st, opts, pidfile)
 
 
@@ -104,7 +105,8 @@ def start(opts, st, pidfile, report_fd, keys, written, me, workers=True, inline=
         fail_start(sup, st, opts, pidfile, report_fd, keys, written, e)
 
 
-def _report_ok(sup, st, opts, pidfile, report_fd, keys, written):
+def report_ok(sup, st, opts, pidfile, report_fd, keys, written):
+    """OK on the report pipe; if the client is gone, the start is undone."""
     try:
         os.write(report_fd, b"OK")
         os.close(report_fd)
@@ -151,11 +153,14 @@ def adopt_supervisor(opts, st, pidfile, state, fds, wake):
     supervise.  Never returns."""
     from . import handoff
     syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
-    ctl = ControlFifo(st.fifo_path(), (fds[0], fds[1]))
-    sup = _build(opts, st, pidfile, ctl, True, wake=wake, quiet=True)
+    sup = None
     try:
-        handoff.lean_adopt(sup, state, fds)
+        ctl = ControlFifo(st.fifo_path(), (fds[0], fds[1]))
+        sup = _build(opts, st, pidfile, ctl, True, wake=wake, quiet=True,
+                     files=handoff.lean_files(state, fds))
+        # Before the hand-off's Setup is made (child.Prepared keeps it).
         sup.fast = child.prepare_supervisor(opts)
+        handoff.lean_adopt(sup, state, fds)
         sup.install_signals()
         if sup.health:
             # Due when it was due in the worker: from the daemon's start.
@@ -164,9 +169,11 @@ def adopt_supervisor(opts, st, pidfile, state, fds, wake):
         # been the one dropped with the worker's): the loop reaps it.
         os.kill(os.getpid(), signal.SIGCHLD)
     except BaseException as e:
+        # Nothing may be left unsupervised: the daemon and the loggers are
+        # our children, whatever failed.
         syslog.syslog(syslog.LOG_ERR, "%s: supervisor failed: %r" % (opts.svcname, e))
-        if sup.pid:
-            child.kill_and_reap(sup.pid)
+        for pid in handoff.lean_children(state):
+            child.kill_and_reap(pid)
         _finish(sup, st, opts, pidfile, failed=True)
         os._exit(1)
     supervise(sup, st, opts, pidfile)
@@ -199,7 +206,9 @@ def resume_supervisor(opts, st, spec):
 
 
 def _finish(sup, st, opts, pidfile, failed=False):
-    sup.out.finish()
+    """sup: None if it could not even be built (adopt_supervisor)."""
+    if sup is not None:
+        sup.out.finish()
     # A full /run must not leave the supervisor dying with a traceback on
     # its way out: each step is tried, and what fails is said in syslog.
     # Why it is down for good goes last: the stopped mark empties options/.
@@ -207,7 +216,7 @@ def _finish(sup, st, opts, pidfile, failed=False):
     for step, args in ((st.daemon_set, (opts.exec, opts.argv, pidfile, False)),
                        (st.set, ("child_pid", None)), (st.set, ("child_ident", None)),
                        (st.mark, ("stopped",))) + \
-            (((st.mark, ("failed",)),) if (sup.failing or failed) else ()) + \
+            (((st.mark, ("failed",)),) if (failed or sup.failing) else ()) + \
             (((st.set, (statekeys.DOWN_REASON, down)),) if down else ()):
         try:
             step(*args)

@@ -274,11 +274,12 @@ class Context:
         return (self.groups, self.gids, self.loginuid, self.signals, self.umask)
 
 
-def take_own(own, cwd_fd):
-    """Take on the requester's groups, login uid, ignored signals, umask and
-    working directory (cwd_fd, closed): Context.own(), here.  Module-level
-    imports and _signal only (nothing here may build what the server did
-    not: the lean supervisor runs it)."""
+def take_own(own, cwd_fd, leave=()):
+    """Take on the requester's groups, login uid, ignored signals (but those
+    in leave: a supervisor's own handlers), umask and working directory
+    (cwd_fd, closed): Context.own(), here.  Module-level imports and
+    _signal only (nothing here may build what the server did not: the lean
+    supervisor runs it)."""
     import _signal
     groups, gids, loginuid, signals, umask = own
     step = "groups"
@@ -292,6 +293,8 @@ def take_own(own, cwd_fd):
             _write("/proc/self/loginuid", loginuid.encode())
         step = "signals"
         for s, how in signals:
+            if s in leave:
+                continue
             try:
                 _signal.signal(s, how)
             except (OSError, ValueError):

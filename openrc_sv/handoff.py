@@ -47,6 +47,10 @@ def lean_export(sup, opts_line, env, argv):
     it takes on the umask and directory at once, as the worker's
     Supervisor did (child.prepare_supervisor), where there are some."""
     fds = [sup.ctl.fd, sup.ctl.keep_fd] + sup.out.inheritable_fds()
+    files = {}
+    for name, fd in sup.out.files().items():
+        files[name] = len(fds)
+        fds.append(fd)
     notify = None
     if sup.notify_sock is not None:
         notify = len(fds)
@@ -65,6 +69,7 @@ def lean_export(sup, opts_line, env, argv):
         # The daemon's environment, if the start left only that (child.Prepared).
         "prepared": setup.env if isinstance(setup, child.Prepared) else False,
         "streams": _renumber(sup.out.export(), place.get),
+        "files": files,
         "writer": sup.writer.carried(),
         "watchdog": dict(sup.watchdog.__dict__) if sup.watchdog else None,
         "notify": notify,
@@ -73,8 +78,25 @@ def lean_export(sup, opts_line, env, argv):
     return header, marshal.dumps(state), fds
 
 
+def lean_files(state, fds):
+    """The daemon's files the worker opened, for the Supervisor that takes
+    over (never opened again: see logpipes.OutputPipes)."""
+    return {name: fds[i] for name, i in state["files"].items()}
+
+
+def lean_children(state):
+    """The daemon and loggers the worker started: the supervisor's children."""
+    pids = [state["pid"]] if state["pid"] else []
+    for part in state["streams"].split(";") if state["streams"] else []:
+        logger = part.split(",")[2]
+        if logger:
+            pids.append(int(logger))
+    return pids
+
+
 def lean_adopt(sup, state, fds):
-    """Make sup (built from the same options) the worker's Supervisor."""
+    """Make sup (built from the same options, lean_files given, its fast
+    already decided) the worker's Supervisor."""
     from . import child
     sup.out.adopt(_renumber(state["streams"], lambda i: fds[i]))
     sup.pid = state["pid"]

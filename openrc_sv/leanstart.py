@@ -65,7 +65,7 @@ from collections.abc import MutableMapping
 from . import daemonize, forkserver_context, proctitle, subreaper
 from . import forkserver_wire as wire
 from . import sigs as signal
-from .supervisor import install_signals
+from .supervisor import HANDLED, install_signals
 
 _real = None            # os.environ as the interpreter made it (os._Environ)
 
@@ -175,9 +175,9 @@ def run(listener, conn, take_request, name):
                 _start_here(marshal.loads(msg), fds, pid, name)
             os._exit(0)                         # refused: the worker said so
         msg, fds = _recv(mine)                  # the worker's Supervisor
-        _reap(pid)
+        status = _reap(pid)
         subreaper.set(False)
-        if not msg:
+        if not msg or status != 0:
             os._exit(1)                         # refused, or the start failed: the worker said why
         header, state = marshal.loads(msg)
     except BaseException as e:
@@ -186,7 +186,14 @@ def run(listener, conn, take_request, name):
         mine.close()
         # What the worker could not do for us (its own step worked, so
         # this one does); the directory's fd came last.
-        forkserver_context.take_own(header[5], fds[len(fds) - 1])
+        try:
+            # The supervisor's own signals stay its own (they were the
+            # full supervisor's to set, after the requester's).
+            forkserver_context.take_own(header[5], fds[len(fds) - 1], leave=HANDLED_HERE)
+        except OSError as e:
+            import syslog
+            syslog.syslog(syslog.LOG_ERR, "%s: the supervisor keeps the fork server's %s"
+                          % (header[0], e.strerror))
         name(header[0])
         if header[4] is not None:
             proctitle.write(*header[4])
@@ -246,10 +253,11 @@ def _send(sock, msg, fds=()):
 
 
 def _reap(pid):
+    """Its wait status (-1: not ours to wait for)."""
     try:
-        os.waitpid(pid, 0)
+        return os.waitpid(pid, 0)[1]
     except ChildProcessError:
-        pass
+        return -1
 
 
 def _quiet(wake):
@@ -272,6 +280,7 @@ def _quiet(wake):
 
 
 _CHLD = bytes([signal.SIGCHLD])
+HANDLED_HERE = HANDLED + (signal.SIGPIPE,)
 
 
 
@@ -290,8 +299,9 @@ def _wait(wake_r, fds, deadline, polled):
 
 def _adopt(state, fds, wake):
     """Become the full supervisor (daemonize.adopt_supervisor)."""
-    from . import daemonize
+    from . import child, daemonize
     opts, st, pidfile = unpack(state["opts"])
+    child.environ_as_given = True
     use(state["env"])
     sys.argv = state["argv"]
     daemonize.adopt_supervisor(opts, st, pidfile, state, fds, wake)
@@ -303,7 +313,7 @@ def _start_here(message, fds, worker, name):
     _reap(worker)
     request, own = message
     report_fd, cwd_fd = fds[0], fds[1]
-    forkserver_context.take_own(own, cwd_fd)
+    forkserver_context.take_own(own, cwd_fd, leave=HANDLED_HERE)
     argv, env, _cwd, _umask, keys, written = request
     take_env(env)
     sys.argv = argv
@@ -336,6 +346,7 @@ def _work(conn, sock, take_request, supervisor, lean):
         if taken is None:
             os._exit(0)
         request, ctx, report_fd, requester = taken
+        request = (request[0], without_coerced_locale(request[1], requester)) + tuple(request[2:])
         # The supervisor takes on the requester's context: what one process
         # can do for another from here, the rest (take_own) from the
         # hand-off; then this process takes it on, so that the daemon has it.
@@ -362,14 +373,17 @@ def _work(conn, sock, take_request, supervisor, lean):
         sup = daemonize.start(opts, st, pidfile, report_fd, keys, written, supervisor,
                               workers=True, inline=True, new_session=False,
                               syslog_ident="supervise-daemon[%d]" % supervisor)
-        header, state, fds = handoff.lean_export(sup, lines[0], env, argv)
-        header += (_title(requester, argv), own)
-        fds.append(cwd_fd)
         try:
+            header, state, fds = handoff.lean_export(sup, lines[0], env, argv)
+            header += (_title(requester, argv), own)
+            fds.append(cwd_fd)
             _send(sock, marshal.dumps((header, state)), fds)
         except BaseException as e:
             daemonize.fail_start(sup, st, opts, pidfile, report_fd, keys, written, e)
-        os.write(report_fd, b"OK")
+        # The client gone before it heard OK (killed while the daemon got
+        # ready): undone, as by a supervisor forked by --start; our exit
+        # status tells the supervisor not to take over.
+        daemonize.report_ok(sup, st, opts, pidfile, report_fd, keys, written)
     except BaseException as e:
         from . import worker
         msg = worker.message(e)
@@ -401,6 +415,28 @@ def _title(requester, argv):
 
 
 def take_env(env):
-    """The worker: the request's environment as this process's own."""
+    """The request's environment as this process's own."""
+    from . import child
+    child.environ_as_given = True
     os.environ.clear()
     os.environ.update(env)
+
+
+def without_coerced_locale(env, requester):
+    """The request's environment without the LC_CTYPE that the client's
+    interpreter set for itself (PEP 538), which its daemon must not get:
+    one that was not in the client's environment at exec
+    (/proc/PID/environ), as child.Setup decides it in a process that
+    --start forked.  Can it not be told, the variable stays."""
+    if "LC_CTYPE" not in env:
+        return env
+    try:
+        with open("/proc/%d/environ" % requester, "rb") as f:
+            given = any(item.startswith(b"LC_CTYPE=") for item in f.read().split(b"\0"))
+    except OSError:
+        return env
+    if given:
+        return env
+    env = dict(env)
+    del env["LC_CTYPE"]
+    return env

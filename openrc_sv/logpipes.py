@@ -50,7 +50,7 @@ class Stream:
     """One of stdout/stderr: its mode, its pipe, and the file or logger at
     the pipe's far end."""
 
-    def __init__(self, name, path, logger, who):
+    def __init__(self, name, path, logger, who, file_fd=None):
         self.name = name
         self.path = path          # as the daemon sees it (inside its chroot)
         self.logger = logger
@@ -67,8 +67,11 @@ class Stream:
             self.r, self.w = os.pipe2(os.O_CLOEXEC)
         if self.mode == FILE:
             os.set_blocking(self.r, False)
-            self.file_fd = useropen.open_named("--" + name, self.who, self.path,
-                                               useropen.WRITE)
+            if file_fd is not None:
+                self.file_fd = file_fd          # opened at the start (a lean supervisor's worker)
+            else:
+                self.file_fd = useropen.open_named("--" + name, self.who, self.path,
+                                                   useropen.WRITE)
 
     def draining(self):
         """Does the supervisor read this pipe (poll it)?"""
@@ -119,18 +122,32 @@ class Stream:
 
 
 class OutputPipes:
-    def __init__(self, opts, setup, spawn=None, now=None):
+    def __init__(self, opts, setup, spawn=None, now=None, files=None):
+        """files: {"stdin"/"stdout"/"stderr": fd} opened at the start, for a
+        supervisor that takes over from the one that started the daemon
+        (handoff.lean_adopt): the daemon's user may have changed the paths
+        since, and files are opened once, at the start."""
+        files = files or {}
         self.setup = setup
         self.spawn = spawn or child.spawn
         self.now = now or time.monotonic
         self.stdin_path = opts.stdin
-        self.stdin_fd = None
+        self.stdin_fd = files.get("stdin")
         self.devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
         self.who = useropen.Who(opts.user, opts.chroot, opts.chdir, opts.group)
         self.streams = [s for s in (
-            Stream("stdout", opts.stdout, None if opts.stdout else opts.stdout_logger, self.who),
-            Stream("stderr", opts.stderr, None if opts.stderr else opts.stderr_logger, self.who),
+            Stream("stdout", opts.stdout, None if opts.stdout else opts.stdout_logger, self.who,
+                   files.get("stdout")),
+            Stream("stderr", opts.stderr, None if opts.stderr else opts.stderr_logger, self.who,
+                   files.get("stderr")),
         )]
+
+    def files(self):
+        """The files opened at the start, for files= above."""
+        out = {s.name: s.file_fd for s in self.streams if s.file_fd is not None}
+        if self.stdin_fd is not None:
+            out["stdin"] = self.stdin_fd
+        return out
 
     def start_loggers(self):
         for s in self.streams:

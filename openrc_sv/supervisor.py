@@ -127,10 +127,12 @@ class System:
 
 
 class Supervisor:
-    def __init__(self, opts, state, pidfile, setup, ctl, system=None, wake=None, quiet=False):
+    def __init__(self, opts, state, pidfile, setup, ctl, system=None, wake=None, quiet=False,
+                 files=None):
         """wake: the signal wakeup pipe (read end, write end) to use, one a
         lean supervisor already had (leanstart), else a new one.  quiet:
-        the worker that started the daemon has said which rules apply."""
+        the worker that started the daemon has said which rules apply.
+        files: the daemon's files that worker opened (OutputPipes)."""
         self.o = opts
         self.state = state
         self.pidfile = pidfile
@@ -160,7 +162,7 @@ class Supervisor:
         self._health = None
         self.writer = RetryingWriter(state, self.sys.now, lambda prio, msg: self.log(prio, msg),
                                      lambda values: self.sys.write_state(state, values))
-        self.out = OutputPipes(opts, None, spawn=self._spawn_logger, now=self.sys.now)
+        self.out = OutputPipes(opts, None, spawn=self._spawn_logger, now=self.sys.now, files=files)
         self.notify_fd = None
         # --watchdog-timer: the deadline (watchdog.py), and the notify
         # socket it is fed through, kept after READY=1 (watch_notify).

@@ -152,3 +152,24 @@ def test_a_large_environment_reaches_the_daemon_through_the_hand_off(sandbox):
     r = sb.run("supervise-daemon", "svc", "--stop", env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert I.daemons(sb) == []
+
+
+@pytest.mark.parametrize("given", [None, "C.UTF-8"], ids=["not-given", "given"])
+def test_the_daemons_lc_ctype_is_the_same_with_and_without_the_server(sandbox, given):
+    """PEP 538: our interpreter sets LC_CTYPE for itself in a C locale; the
+    daemon must get it only if the init script gave it.  A served
+    supervisor cannot tell that from its own /proc/self/environ (the
+    server's): the worker reads the client's."""
+    functions = "export LC_CTYPE=%s\nunset LC_ALL LANG" % given if given else "unset LC_CTYPE LC_ALL LANG"
+    seen = {}
+    for mode in ("direct", "served"):
+        sb = sandbox("ours") if mode == "direct" else served(sandbox)
+        if mode == "direct" and sb.exists(FORKSERVER_SOCKET):
+            pytest.skip("this sandbox runs a fork server")
+        daemon = I.start_service(sb, "svc", functions=functions)
+        # As exec gave it (the test daemon, Python too, coerces its own).
+        env = dict(item.split("=", 1) for item in
+                   sb.read("/proc/%d/environ" % daemon, "").split("\0") if "=" in item)
+        seen[mode] = env.get("LC_CTYPE")
+        assert sb.rc("svc", "stop").returncode == 0
+    assert seen["served"] == seen["direct"] == given, seen
