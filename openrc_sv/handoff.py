@@ -41,11 +41,12 @@ def decode(spec):
 
 def lean_export(sup, opts_line, env, argv):
     """(header, state bytes, fds) of a Supervisor whose daemon has started.
-    header: (service, deadline, [places of the fds to poll], umask and
-    directory): the lean supervisor wakes at the deadline (monotonic) or
-    when one of those fds, its signal pipe or the control fifo is readable;
-    it takes on the umask and directory at once, as the worker's
-    Supervisor did (child.prepare_supervisor), where there are some."""
+    The header is what the lean supervisor needs while it waits: its
+    service; the deadline (monotonic) and the places of the fds at which
+    it wakes (with its signal pipe and the control fifo); the umask and
+    directory it takes on at once, as the worker's Supervisor did
+    (child.prepare_supervisor), where there are some; and the output it
+    copies into files itself, (pipe, file, path) by place."""
     fds = [sup.ctl.fd, sup.ctl.keep_fd] + sup.out.inheritable_fds()
     files = {}
     for name, fd in sup.out.files().items():
@@ -74,7 +75,16 @@ def lean_export(sup, opts_line, env, argv):
         "watchdog": dict(sup.watchdog.__dict__) if sup.watchdog else None,
         "notify": notify,
     }
-    header = (sup.o.svcname, sup.next_deadline(), polled, child.supervisor_takes(sup.o))
+    from .logpipes import FILE
+    header = {
+        "svc": sup.o.svcname,
+        "deadline": sup.next_deadline(),
+        "poll": polled,
+        "takes": child.supervisor_takes(sup.o),
+        # What the lean supervisor copies itself (logpipes.copy_to_file):
+        # its daemon's output into --stdout/--stderr files.
+        "copy": [(place[s.r], files[s.name], s.path) for s in sup.out.streams if s.mode == FILE],
+    }
     return header, marshal.dumps(state), fds
 
 

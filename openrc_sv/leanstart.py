@@ -70,6 +70,7 @@ from collections.abc import MutableMapping
 from . import daemonize, forkserver_context, proctitle, subreaper
 from . import forkserver_wire as wire
 from . import sigs as signal
+from .logpipes import copy_to_file
 from .supervisor import HANDLED, install_signals
 
 _real = None            # os.environ as the interpreter made it (os._Environ)
@@ -194,20 +195,21 @@ def run(listener, conn, take_request, name):
         try:
             # The supervisor's own signals stay its own (they were the
             # full supervisor's to set, after the requester's).
-            forkserver_context.take_own(header[5], fds[len(fds) - 1], leave=HANDLED_HERE)
+            forkserver_context.take_own(header["own"], fds[len(fds) - 1], leave=HANDLED_HERE)
         except OSError as e:
             import syslog
             syslog.syslog(syslog.LOG_ERR, "%s: the supervisor keeps the fork server's %s"
-                          % (header[0], e.strerror))
-        name(header[0])
-        if header[4] is not None:
-            proctitle.write(*header[4])
-        if header[3] is not None:
-            os.umask(header[3][0])
-            if header[3][1]:
-                os.chdir(header[3][1])
+                          % (header["svc"], e.strerror))
+        name(header["svc"])
+        if header["title"] is not None:
+            proctitle.write(*header["title"])
+        takes = header["takes"]
+        if takes is not None:
+            os.umask(takes[0])
+            if takes[1]:
+                os.chdir(takes[1])
         if _quiet(wake):
-            _wait(wake[0], fds, header[1], header[2])
+            _wait(wake[0], fds, header)
     except BaseException:
         pass                # whatever it was, the full supervisor copes (or says so)
     try:
@@ -289,17 +291,26 @@ HANDLED_HERE = HANDLED + (signal.SIGPIPE,)
 
 
 
-def _wait(wake_r, fds, deadline, polled):
-    """Until a signal, the control fifo, a polled fd or the deadline."""
+def _wait(wake_r, fds, header):
+    """Until a signal, the control fifo, a polled fd or the deadline.  The
+    daemon's output into --stdout/--stderr files is copied here, as the
+    full supervisor copies it: a daemon that writes does not wake it."""
+    deadline = header["deadline"]
+    copies = {fds[r]: (fds[f], path) for r, f, path in header["copy"]}
     p = select.poll()
-    for fd in [wake_r, fds[0]] + [fds[i] for i in polled]:
+    for fd in [wake_r, fds[0]] + [fds[i] for i in header["poll"]]:
         p.register(fd, select.POLLIN)
     while True:
         timeout = None
         if deadline is not None:
             timeout = max(0, int((deadline - time.monotonic()) * 1000) + 1)
-        if p.poll(timeout) or timeout is not None and time.monotonic() >= deadline:
+        ready = p.poll(timeout)
+        if not ready and timeout is not None and time.monotonic() >= deadline:
             return
+        for fd, _ in ready:
+            if fd not in copies:
+                return
+            copy_to_file(fd, *copies[fd])
 
 
 def _adopt(state, fds, wake):
@@ -380,7 +391,7 @@ def _work(conn, sock, take_request, supervisor, lean):
                               syslog_ident="supervise-daemon[%d]" % supervisor)
         try:
             header, state, fds = handoff.lean_export(sup, lines[0], env, argv)
-            header += (_title(requester, argv), own)
+            header["title"], header["own"] = _title(requester, argv), own
             fds.append(cwd_fd)
             _send(sock, marshal.dumps((header, state)), fds)
         except BaseException as e:

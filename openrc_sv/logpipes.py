@@ -98,27 +98,32 @@ class Stream:
                 except OSError:
                     pass
             return
-        if self.mode != FILE:
+        if self.mode == FILE:
+            copy_to_file(self.r, self.file_fd, self.path)
+
+
+def copy_to_file(r, file_fd, path):
+    """Move what is in the pipe r (non-blocking) into the file (a FILE
+    stream's pump; a lean supervisor's too, leanstart)."""
+    while True:
+        try:
+            data = os.read(r, 1 << 16)
+            n = len(data)
+            if n:
+                os.write(file_fd, data)
+        except BlockingIOError:
             return
-        while True:
+        except OSError as e:
+            # A full disk or a vanished file must not stop supervision:
+            # drop what we cannot write.
+            syslog.syslog(syslog.LOG_ERR, "%s: %s" % (path, e.strerror))
             try:
-                data = os.read(self.r, 1 << 16)
-                n = len(data)
-                if n:
-                    os.write(self.file_fd, data)
-            except BlockingIOError:
-                return
-            except OSError as e:
-                # A full disk or a vanished file must not stop supervision:
-                # drop what we cannot write.
-                syslog.syslog(syslog.LOG_ERR, "%s: %s" % (self.path, e.strerror))
-                try:
-                    os.read(self.r, 1 << 16)
-                except OSError:
-                    pass
-                return
-            if not n:
-                return
+                os.read(r, 1 << 16)
+            except OSError:
+                pass
+            return
+        if not n:
+            return
 
 
 class OutputPipes:
