@@ -27,14 +27,15 @@ init like OpenRC's) does as little as it can in its own pages:
     and exits non-zero, and the supervisor does not take over);
   * the supervisor keeps those bytes and waits: poll() on its signal pipe,
     the control fifo and whatever the worker's Supervisor would poll, with
-    its next deadline.  The first thing that happens (a signal, the
-    daemon's exit, a word on the fifo, a health check due, output to copy
-    into a file) makes it build its own Supervisor from them
-    (daemonize.adopt_supervisor), which handles it and every event after.
+    its next deadline, copying the daemon's output into --stdout/--stderr
+    files itself.  The first thing that happens (a signal, the daemon's
+    exit, a word on the fifo, a health check due, a logger's exit) makes
+    it build its own Supervisor from them (daemonize.adopt_supervisor),
+    which handles it and every event after.
 
 So an idle service whose daemon runs costs the lean wait; one with a health
-check, a watchdog or --stdout/--stderr files becomes the full supervisor at
-its first check, keepalive or line of output.  Nothing OpenRC sees differs:
+check or a watchdog becomes the full supervisor at its first check or
+keepalive.  Nothing OpenRC sees differs:
 the pidfile, the control fifo and the state name the supervisor; the
 daemon is its child.
 
