@@ -23,7 +23,10 @@ from .rcstate import ServiceState, write_atomic
 PROG = "supervise-daemon"
 
 
-def main(argv=None):
+def main(argv=None, in_child=None):
+    """in_child(): called first thing in the supervisor `--start` forks
+    itself (the native backend, which runs us in its own process, gives
+    the supervisor its stderr and command line back there)."""
     argv = sys.argv[1:] if argv is None else argv
     try:
         opts = sd_args.parse(argv)
@@ -32,7 +35,7 @@ def main(argv=None):
             # a re-executed supervisor and the daemon all see user mode.
             os.environ["RC_USER_SERVICES"] = "yes"
         if opts.mode == "start":
-            return start(opts)
+            return start(opts, in_child)
         if opts.mode == "stop":
             return stop(opts)
         if opts.mode == "signal":
@@ -98,7 +101,7 @@ def supervisor_alive(st, pidfile):
     return None
 
 
-def start(opts):
+def start(opts, in_child=None):
     st = ServiceState(opts.svcname)
     from .command import resolve
     resolve(opts.exec, opts.chroot, what=PROG)
@@ -115,7 +118,7 @@ def start(opts):
     # One start at a time per service: the check that none runs and the
     # claim (pidfile, state, the supervisor's report) are one step.
     with records.ServiceLock(st) as lock:
-        return _start_locked(opts, st, pidfile, lock)
+        return _start_locked(opts, st, pidfile, lock, in_child)
 
 
 def respawn_warnings(opts):
@@ -140,7 +143,7 @@ def respawn_warnings(opts):
     return out
 
 
-def _start_locked(opts, st, pidfile, lock):
+def _start_locked(opts, st, pidfile, lock, in_child=None):
     pid = supervisor_alive(st, pidfile)
     if pid:
         rec = records.read_record(st)
@@ -163,7 +166,7 @@ def _start_locked(opts, st, pidfile, lock):
         values = _start_values(opts, pidfile)
         st.set_many(values)
         keys = list(values)
-        return _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock)
+        return _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock, in_child)
     except BaseException:
         _undo(st, written, locals().get("keys", []))
         raise
@@ -246,7 +249,7 @@ def _undo(st, paths, keys):
         st.set(k, None)
 
 
-def _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock=None):
+def _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock=None, in_child=None):
     r, w = os.pipe2(os.O_CLOEXEC)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -261,6 +264,8 @@ def _fork_supervisor(opts, st, pidfile, fifo, keys, written, lock=None):
             # us in-process): whatever is raised before run_supervisor's
             # own handling ends this child; the parent reads no "OK".
             try:
+                if in_child is not None:
+                    in_child()
                 os.close(r)
                 if lock is not None:
                     lock.close_in_child()

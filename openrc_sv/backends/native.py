@@ -67,22 +67,11 @@ class _Said:
         return "".join(self.parts).splitlines()
 
 
-# While supervise-daemon runs here: the _Said in use, and the command line
-# a process forked meanwhile shows (see _in_child).
-_running = {"said": None, "title": None}
-_hooked = []
-
-
-def _in_child():
-    """Right after a fork while supervise-daemon runs here: the process is
-    the supervisor `--start` forks (it forks nothing else).  It gets the
-    real stderr back at once (it detaches onto /dev/null and must not keep
-    writing into our list), and the command line a supervisor shows,
-    `... supervise-daemon SVC --start ...` (proctitle), not ours.  Only
-    once: the supervisor's own forks (the daemon, its workers) inherit the
-    cleared state."""
-    said, title = _running["said"], _running["title"]
-    _running["said"] = _running["title"] = None
+def _in_child(said, title):
+    """In the supervisor `--start` forks (supervise_daemon's in_child), at
+    once: the real stderr back (it detaches onto /dev/null and must not
+    keep writing into our list), and the command line a supervisor shows,
+    `... supervise-daemon SVC --start ...` (proctitle), not ours."""
     if said is not None and sys.stderr is said:
         sys.stderr = said.real
     if title:
@@ -102,22 +91,16 @@ def run_supervise_daemon(words, env, capture=False):
     Returns its exit status, or with capture=True (exit status, the lines
     it wrote on stderr)."""
     from .. import supervise_daemon
-    if not _hooked:
-        os.register_at_fork(after_in_child=_in_child)
-        _hooked.append(True)
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     said = None
     if capture:
         said = _Said(sys.stderr)
         sys.stderr = said
-    _running["said"] = said
-    # Only --start forks (the supervisor); stop and signal fork nothing.
-    _running["title"] = supervise_daemon_argv() + list(words) if "--start" in words[:2] else None
+    title = supervise_daemon_argv() + list(words) if "--start" in words[:2] else None
     try:
-        rc = supervise_daemon.main(list(words))
+        rc = supervise_daemon.main(list(words), in_child=lambda: _in_child(said, title))
     finally:
-        _running["said"] = _running["title"] = None
         if said is not None:
             sys.stderr = said.real
         for k, v in saved.items():

@@ -112,14 +112,16 @@ def test_the_backend_names_the_variable_not_the_option(svcdir, tmp_path):
     assert said[-1].startswith("output_log: "), said
 
 
-def test_a_process_forked_meanwhile_gets_the_real_stderr_back(svcdir, monkeypatch):
+def test_the_forked_supervisor_gets_the_real_stderr_back(svcdir, monkeypatch):
     import openrc_sv.supervise_daemon as sd
     r, w = os.pipe()
 
-    def fake_main(words):
+    def fake_main(words, in_child=None):
+        # As _fork_supervisor: in_child() first thing in the supervisor.
         sys.stderr.write(" * supervise-daemon: parent\n")
         pid = os.fork()
         if pid == 0:
+            in_child()
             os.write(w, b"real" if sys.stderr is sys.__stderr__ or
                      not isinstance(sys.stderr, native._Said) else b"taken")
             os._exit(0)
@@ -258,9 +260,10 @@ def test_the_supervisor_forked_in_process_shows_supervise_daemons_command_line(s
     from openrc_sv import procinfo
     r, w = os.pipe()
 
-    def fake_main(words):
+    def fake_main(words, in_child=None):
         pid = os.fork()
         if pid == 0:
+            in_child()
             os.write(w, "\0".join(procinfo.cmdline(os.getpid())).encode())
             os._exit(0)
         os.waitpid(pid, 0)
