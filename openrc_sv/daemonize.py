@@ -32,11 +32,12 @@ def _service_script(st):
     return os.environ.get("RC_SERVICE") or st.init_script() or "/etc/init.d/%s" % st.name
 
 
-def _build(opts, st, pidfile, ctl, workers=True, wake=None, quiet=False, files=None):
+def _build(opts, st, pidfile, ctl, workers=True, wake=None, quiet=False, files=None,
+           textfile=False):
     # With workers, the daemon's Setup is made in each of them, never here.
     setup = (lambda: child.Setup(opts, libexecdir())) if workers else child.Setup(opts, libexecdir())
     sup = Supervisor(opts, st, pidfile, setup, ctl, System(workers), wake=wake, quiet=quiet,
-                     files=files)
+                     files=files, textfile=textfile)
     if opts.healthcheck_timer_ms or opts.healthcheck_delay_ms or opts.watchdog_timer_ms:
         from .health import HealthCheck
         # Its writes go through the supervisor's writer: a full /run is
@@ -157,7 +158,7 @@ def adopt_supervisor(opts, st, pidfile, state, fds, wake):
     try:
         ctl = ControlFifo(st.fifo_path(), (fds[0], fds[1]))
         sup = _build(opts, st, pidfile, ctl, True, wake=wake, quiet=True,
-                     files=handoff.lean_files(state, fds))
+                     files=handoff.lean_files(state, fds), textfile=state["textfile"])
         # Before the hand-off's Setup is made (child.Prepared keeps it).
         sup.fast = child.prepare_supervisor(opts)
         handoff.lean_adopt(sup, state, fds)

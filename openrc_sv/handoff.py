@@ -71,6 +71,8 @@ def lean_export(sup, opts_line, env, argv):
         "prepared": setup.env if isinstance(setup, child.Prepared) else False,
         "streams": _renumber(sup.out.export(), place.get),
         "files": files,
+        # Where the worker's Supervisor publishes (read from rc.conf once).
+        "textfile": (sup.prom.dir, sup.prom.service, sup.prom.backend) if sup.prom else None,
         "writer": sup.writer.carried(),
         "watchdog": dict(sup.watchdog.__dict__) if sup.watchdog else None,
         "notify": notify,

@@ -128,11 +128,14 @@ class System:
 
 class Supervisor:
     def __init__(self, opts, state, pidfile, setup, ctl, system=None, wake=None, quiet=False,
-                 files=None):
+                 files=None, textfile=False):
         """wake: the signal wakeup pipe (read end, write end) to use, one a
         lean supervisor already had (leanstart), else a new one.  quiet:
         the worker that started the daemon has said which rules apply.
-        files: the daemon's files that worker opened (OutputPipes)."""
+        files: the daemon's files that worker opened (OutputPipes).
+        textfile: the Publisher's (directory, service, backend) as that
+        worker found them, or None for none (False: look them up, which
+        reads rc.conf)."""
         self.o = opts
         self.state = state
         self.pidfile = pidfile
@@ -147,8 +150,11 @@ class Supervisor:
         # The restart policy (respawnpolicy: the same for every backend) and
         # what it keeps between exits; why the service is down, once it is.
         # The node_exporter textfile, when the administrator asked for one.
-        self.prom = promfile.Publisher.configured(
-            opts.svcname, state.get("sv_backend") or "supervise-daemon")
+        if textfile is False:
+            self.prom = promfile.Publisher.configured(
+                opts.svcname, state.get("sv_backend") or "supervise-daemon")
+        else:
+            self.prom = promfile.Publisher(*textfile) if textfile else None
         self.spawned_at = None              # wall clock, for the textfile
         self.policy = respawnpolicy.Settings.of(opts)
         self.history = respawnpolicy.History()
