@@ -6,9 +6,10 @@ openrc-run prepares its own process before it calls supervise-daemon: it
 applies rc_ulimit, moves itself into the service's cgroup, and it runs with
 whatever nice, I/O priority, OOM score, CPU affinity and umask the caller
 of rc-service had.  A supervisor forked by `--start` inherits all of that;
-one forked by the server would inherit the server's.  So the server reads
-the requester's context and its forked supervisor applies it before it
-does anything else.
+one forked by the server would inherit the server's.  So the supervisor's
+worker (leanstart) reads the requester's context, makes the supervisor
+take it on (apply_to, take_own) and takes it on itself before the daemon
+starts.
 
 Who says what.  The server reads everything the kernel can tell it about
 the requester from /proc/PID (the pid from SO_PEERCRED, whose uid must be
@@ -144,16 +145,15 @@ def _cgroups(pid):
 
 
 class Context:
-    """The requester's process context, read by the server; apply() in the
-    forked supervisor makes it its own.
+    """The requester's process context, read by the supervisor's worker;
+    apply() makes it the worker's own, apply_to(pid) and take_own() the
+    supervisor's.
 
-    The server compares it with its own (which is the forked supervisor's,
-    until apply) here, so that apply() only makes the changes: every
-    reading, comparing and enum of the `signal` module run in a process
-    forked from the server writes pages it shared (about 500 kB, measured
-    on 3.11), which would stay the supervisor's for the life of the
-    service.  The comparison is the server's, once per request, in pages
-    that stay its own."""
+    The worker compares it with its own (which is the supervisor's, until
+    they take it on) here, so that applying only makes the changes: every
+    reading and comparing run in the supervisor would write pages it shared
+    with the server, which would stay its own for the life of the
+    service."""
 
     def __init__(self, pid, fallback_umask):
         import resource

@@ -11,9 +11,9 @@ fields:
     W, paths x W               files to remove on failure
     "."                        the end (a cut-short request is refused)
 
-The server answers b"OK" once the supervisor is forked and has taken on
-the requester's context, or b"NO" and a reason if it refused; then it
-closes the connection.  cwd and umask are what the client says; the server
+The supervisor's worker (leanstart) answers b"OK" once the supervisor and
+the worker have taken on the requester's context, or b"NO" and a reason if
+it refused; then it closes the connection.  cwd and umask are what the client says; the server
 takes both from /proc/PID of the requester instead (see forkserver_context)
 and uses the umask sent only on kernels without "Umask:" in
 /proc/PID/status.  Strings travel as UTF-8 with surrogateescape, so any

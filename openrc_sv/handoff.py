@@ -122,9 +122,7 @@ def lean_adopt(sup, state, fds):
         sup.watchdog.__dict__.update(state["watchdog"])
     if state["notify"] is not None:
         import _socket
-        sock = _socket.socket(fileno=fds[state["notify"]])
-        sock.setblocking(False)
-        sup.notify_sock = sock
+        sup.watch_notify(_socket.socket(fileno=fds[state["notify"]]))
 
 
 def _renumber(streams, new):

@@ -73,6 +73,7 @@ from . import forkserver_wire as wire
 from . import sigs as signal
 from .logpipes import copy_to_file
 from .supervisor import HANDLED, install_signals
+from .worker import reap
 
 _real = None            # os.environ as the interpreter made it (os._Environ)
 
@@ -182,7 +183,7 @@ def run(listener, conn, take_request, name):
                 _start_here(marshal.loads(msg), fds, pid, name)
             os._exit(0)                         # refused: the worker said so
         msg, fds = _recv(mine)                  # the worker's Supervisor
-        status = _reap(pid)
+        status = reap(pid)
         subreaper.set(False)
         if not msg or status != 0:
             os._exit(1)                         # refused, or the start failed: the worker said why
@@ -260,14 +261,6 @@ def _send(sock, msg, fds=()):
     sock.sendmsg([msg], anc)
 
 
-def _reap(pid):
-    """Its wait status (-1: not ours to wait for)."""
-    try:
-        return os.waitpid(pid, 0)[1]
-    except ChildProcessError:
-        return -1
-
-
 def _quiet(wake):
     """Has nothing happened yet?  The worker's own exit is no event (its
     SIGCHLD is dropped from the signal pipe); any other signal is put back
@@ -327,7 +320,7 @@ def _adopt(state, fds, wake):
 def _start_here(message, fds, worker, name):
     """No subreaper (a seccomp filter may forbid prctl): the daemon must be
     our own child, so the start is made here, as `--start` makes it."""
-    _reap(worker)
+    reap(worker)
     request, own = message
     report_fd, cwd_fd = fds[0], fds[1]
     forkserver_context.take_own(own, cwd_fd, leave=HANDLED_HERE)

@@ -91,7 +91,7 @@ def run(job):
                 os._exit(0)
         os.close(w)
         data = _read_all(r)
-        status = _reap(pid)
+        status = reap(pid)
     finally:
         subreaper.set(False)
     if not data:
@@ -153,7 +153,8 @@ def _read_all(fd):
     return b"".join(chunks)
 
 
-def _reap(pid):
+def reap(pid):
+    """pid's wait status (-1: not ours to wait for)."""
     try:
         return os.waitpid(pid, 0)[1]
     except ChildProcessError:
