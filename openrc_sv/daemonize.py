@@ -148,10 +148,11 @@ def supervise(sup, st, opts, pidfile):
     os._exit(code)
 
 
-def adopt_supervisor(opts, st, pidfile, state, fds, wake):
+def adopt_supervisor(opts, st, pidfile, state, fds, wake, early=None):
     """A lean supervisor's first event (leanstart): become the full one its
     worker started, from the worker's hand-off (handoff.lean_export), and
-    supervise.  Never returns."""
+    supervise.  early: the daemon's exit, handled in part already
+    (leanstart.respawn_first).  Never returns."""
     from . import handoff
     syslog.openlog("supervise-daemon", syslog.LOG_PID, syslog.LOG_DAEMON)
     sup = None
@@ -169,11 +170,16 @@ def adopt_supervisor(opts, st, pidfile, state, fds, wake):
         # A child that exited before we took over (its SIGCHLD may have
         # been the one dropped with the worker's): the loop reaps it.
         os.kill(os.getpid(), signal.SIGCHLD)
+        if early is not None:
+            sup.take_exit(early)
     except BaseException as e:
         # Nothing may be left unsupervised: the daemon and the loggers are
         # our children, whatever failed.
         syslog.syslog(syslog.LOG_ERR, "%s: supervisor failed: %r" % (opts.svcname, e))
-        for pid in handoff.lean_children(state):
+        pids = handoff.lean_children(state, early)
+        if early is not None and sup is not None and sup.pid not in (None, state["pid"]):
+            pids.append(sup.pid)            # the respawn take_exit took
+        for pid in pids:
             child.kill_and_reap(pid)
         _finish(sup, st, opts, pidfile, failed=True)
         os._exit(1)

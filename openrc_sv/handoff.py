@@ -76,6 +76,8 @@ def lean_export(sup, opts_line, env, argv):
         "writer": sup.writer.carried(),
         "watchdog": dict(sup.watchdog.__dict__) if sup.watchdog else None,
         "notify": notify,
+        "history": sup.history.astuple(),
+        "respawn": _lean_respawn(sup, place),
     }
     from .logpipes import FILE
     header = {
@@ -90,15 +92,44 @@ def lean_export(sup, opts_line, env, argv):
     return header, marshal.dumps(state), fds
 
 
+def _lean_respawn(sup, place):
+    """What the lean supervisor needs to respawn the daemon itself at its
+    exit, before it builds its Supervisor (leanstart.respawn_first): the
+    respawn policy's settings, the daemon's argv and its stdio (places of
+    the fds, None for /dev/null, and whether stdin is a file to rewind).
+    None where the respawn is more than a posix_spawn with the prepared
+    environment (child.spawn's fast way): a watchdog, --notify, a Setup
+    to build in a forked child; the full Supervisor then takes it all."""
+    from . import child
+    from .respawnpolicy import Settings
+    setup, o = sup._setup, sup.o
+    if not (isinstance(setup, child.Prepared) and setup.fast and sup.fast) or o.notify \
+            or not o.argv[0].startswith("/"):
+        return None
+    # Each is sent (inheritable_fds, files): none is missing from place.
+    stdin = sup.out.stdin_fd
+    stdio = [place[fd] if fd is not None else None
+             for fd in [stdin] + [s.w for s in sup.out.streams]]
+    return {
+        "settings": tuple(getattr(sup.policy, k) for k in Settings.__slots__),
+        "argv": list(o.argv),
+        "stdio": stdio,
+        "rewind": stdin is not None,
+    }
+
+
 def lean_files(state, fds):
     """The daemon's files the worker opened, for the Supervisor that takes
     over (never opened again: see logpipes.OutputPipes)."""
     return {name: fds[i] for name, i in state["files"].items()}
 
 
-def lean_children(state):
-    """The daemon and loggers the worker started: the supervisor's children."""
-    pids = [state["pid"]] if state["pid"] else []
+def lean_children(state, early=None):
+    """The daemon and loggers the worker started: the supervisor's children
+    (early: the daemon was reaped, and maybe respawned, already)."""
+    pids = [state["pid"]] if state["pid"] and early is None else []
+    if early is not None and early.pid is not None:
+        pids.append(early.pid)
     for part in state["streams"].split(";") if state["streams"] else []:
         logger = part.split(",")[2]
         if logger:
@@ -110,11 +141,13 @@ def lean_adopt(sup, state, fds):
     """Make sup (built from the same options, lean_files given, its fast
     already decided) the worker's Supervisor."""
     from . import child
+    from .respawnpolicy import History
     sup.out.adopt(_renumber(state["streams"], lambda i: fds[i]))
     sup.pid = state["pid"]
     sup.restarts = state["restarts"]
     sup.started_at = state["started_at"]
     sup.spawned_at = state["spawned_at"]
+    sup.history = History(*state["history"])
     if state["prepared"] is not False:
         sup._setup = child.Prepared(sup._setup, state["prepared"], sup.fast)
     sup.writer.carry_on(state["writer"])

@@ -195,6 +195,19 @@ def decide(s, h, now_ms, exit_code=None, signum=None, uptime_ms=None, restart=Fa
     return Decision(RESPAWN, delay_for(s, level)), new
 
 
+def decide_status(s, h, now, status, started_at, restart=False):
+    """decide() for a wait status (os.waitpid's) at monotonic time `now`,
+    for a daemon spawned at started_at (None: unknown): the one way a
+    supervisor turns its daemon's exit into a decision, whether the full
+    Supervisor takes it or a lean one before it is built (leanstart)."""
+    import os
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    uptime = int((now - started_at) * 1000) if started_at is not None else None
+    return decide(s, h, int(now * 1000), exit_code=code, signum=sig, uptime_ms=uptime,
+                  restart=restart)
+
+
 # -- checking settings that only make sense together --------------------------------
 
 def check(s, names, step_given):

@@ -82,6 +82,31 @@ EVENTS = ("DaemonExited", "RespawnDue", "StopRequested", "StopDeadline", "Health
 FORKED = "the daemon forked into the background; set command_args_foreground"
 
 
+class Early:
+    """What a lean supervisor did at its daemon's exit before it built its
+    Supervisor (leanstart.respawn_first; Supervisor.take_exit takes it):
+    the wait status and when it was reaped (monotonic), the Decision and
+    History (None: not decided), and the respawn: its pid and when
+    (monotonic), or the SpawnError's line."""
+
+    __slots__ = ("status", "t", "decision", "history", "pid", "started", "error")
+
+    def __init__(self, status, t):
+        self.status, self.t = status, t
+        self.decision = self.history = self.pid = self.started = self.error = None
+
+    @property
+    def spawned(self):
+        return self.pid is not None or self.error is not None
+
+    def take(self):
+        """The respawned pid, once (SpawnError if it failed)."""
+        pid, error, self.pid, self.error = self.pid, self.error, None, None
+        if error is not None:
+            raise child.SpawnError(error)
+        return pid
+
+
 class System:
     """The system calls the state machine makes, on one object that tests
     replace.  spawn is child.spawn: posix_spawn(3) whenever it can; for the
@@ -164,6 +189,7 @@ class Supervisor:
         self.last_exit = None
         self.leftovers = []                 # process groups a forking daemon left behind
         self.later = []                     # events deferred until the daemon runs
+        self._early = None                  # an exit handled before we were built (take_exit)
         self.stopper = None
         self._health = None
         self.writer = RetryingWriter(state, self.sys.now, lambda prio, msg: self.log(prio, msg),
@@ -265,6 +291,7 @@ class Supervisor:
             if self.watchdog:
                 extra_env = _WatchdogEnv(extra_env, self.watchdog.interval_ms * 1000)
         respawn = self.started_at is not None and not (before or after)
+        started = None
         if not respawn:
             lazy = self.started_at is None and callable(self._setup)
             (pid, ident, when, env), failed = self._in_worker(lambda report: self._start_daemon(
@@ -280,10 +307,15 @@ class Supervisor:
         else:
             # A respawn: in this process (see _in_worker), straight to the
             # system call, without the worker's report lines.
-            self.pid = pid = self._respawn_daemon(stdio, keep, extra_env)
+            early, self._early = self._early, None
+            if early is not None and early.spawned:
+                self.pid = pid = early.take()       # (one spawn: the lean supervisor's)
+                started = early.started
+            else:
+                self.pid = pid = self._respawn_daemon(stdio, keep, extra_env)
             self._reaped = None             # (a pid reused since is this daemon's)
             ident = when = None
-        self.started_at = self.sys.now()
+        self.started_at = started or self.sys.now()
         values = {
             "child_pid": pid,
             "start_time": when or time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -431,6 +463,25 @@ class Supervisor:
 
     # Handlers: (event) -> (next phase, [actions]).  They change only the
     # machine's own memory; the world is touched by act().
+    def take_exit(self, early):
+        """A lean supervisor's first event, handled in part before this
+        Supervisor was built (leanstart.respawn_first): its daemon reaped,
+        the respawn decision taken and, without a delay, the daemon
+        respawned.  The machine takes them as given (decided once, spawned
+        once) and goes on from there."""
+        self._reaped = self.pid
+        self._early = early
+        try:
+            self.dispatch(("DaemonExited", early.status))
+            if self.phase == BACKOFF and early.spawned:
+                self.dispatch(("RespawnDue",))
+        finally:
+            self._early = None
+            if early.pid is not None:
+                # Never a daemon no one supervises (nothing above leaves
+                # one, but it is what failing to take it would mean).
+                child.kill_and_reap(early.take())
+
     def on_exited(self, ev):
         status = ev[1]
         restart = self.phase == RESTARTING      # we stopped it: a failed health check
@@ -444,13 +495,14 @@ class Supervisor:
         # An unexpected exit or a health-check restart: both count as a
         # respawn, as in OpenRC (supervise-daemon.c, the respawn loop); what
         # follows is the one policy every backend applies (respawnpolicy).
-        t = self.sys.now()
-        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-        uptime = int((t - self.started_at) * 1000) if self.started_at is not None else None
-        d, self.history = respawnpolicy.decide(self.policy, self.history, int(t * 1000),
-                                               exit_code=code, signum=sig, uptime_ms=uptime,
-                                               restart=restart)
+        early = self._early
+        if early is not None and early.decision is not None:
+            # Taken by the lean supervisor before this one was built (take_exit).
+            t, d, self.history = early.t, early.decision, early.history
+        else:
+            t = self.sys.now()
+            d, self.history = respawnpolicy.decide_status(self.policy, self.history, t, status,
+                                                          self.started_at, restart)
         if d.action in (respawnpolicy.RESPAWN, respawnpolicy.GIVE_UP):
             self.restarts += 1
         if d.over and restart and self.restart_why == "watchdog":

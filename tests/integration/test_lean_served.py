@@ -179,3 +179,51 @@ def test_the_daemons_lc_ctype_is_the_same_with_and_without_the_server(sandbox, g
         seen[mode] = env.get("LC_CTYPE")
         assert sb.rc("svc", "stop").returncode == 0
     assert seen["served"] == seen["direct"] == given, seen
+
+
+def test_every_daemon_killed_at_once_comes_back_as_without_the_server(sandbox):
+    """A lean supervisor whose first event is its daemon's death respawns
+    it before it builds its Supervisor (leanstart.respawn_first): what
+    OpenRC and the daemon see is what a supervisor forked by --start gives."""
+    seen = {}
+    for mode in ("direct", "served"):
+        sb = sandbox("ours") if mode == "direct" else served(sandbox)
+        svcs = ["a", "b", "c"]
+        first = {s: I.start_service(sb, s, output_log="/run/%s.log" % s) for s in svcs}
+        sups = {s: I.supervisor_pid(sb, s) for s in svcs}
+        sb.run("kill", "-9", *[str(p) for p in first.values()], check=True)
+        for s in svcs:
+            second = I.wait_daemon(sb, s, other_than=first[s])
+            assert (second, sups[s]) in I.daemons(sb)
+            # Its output still goes where the first one's went.
+            wait_for(lambda: "stdout from %d" % second in sb.read("/run/%s.log" % s, ""), 10,
+                     what="the respawned daemon's line in its output_log")
+            assert I.environ(sb, s, second) == I.environ(sb, s, first[s])
+            assert I.words(sb, s, second) == I.words(sb, s, first[s])
+        seen[mode] = {(k, sb.value("a", k)) for k in ("restarts", "start_count", "last_exit")}
+        # The supervisor goes on as the full one: a second death, a stop.
+        again = I.daemon_pid(sb, "a")
+        sb.run("kill", "-9", str(again), check=True)
+        I.wait_daemon(sb, "a", other_than=again)
+        assert sb.value("a", "restarts") == "2"
+        for s in svcs:
+            assert sb.rc(s, "stop").returncode == 0
+        assert I.daemons(sb) == []
+    assert seen["served"] == seen["direct"]
+    assert ("restarts", "1") in seen["direct"] and ("last_exit", "signal KILL") in seen["direct"]
+
+
+def test_a_stop_as_the_daemon_dies_leaves_nothing(sandbox):
+    """SIGTERM to the supervisor just after its daemon died: whichever the
+    lean supervisor saw first, the respawn it may have made is stopped too."""
+    sb = served(sandbox)
+    for i in range(6):
+        svc = "race%d" % i
+        first = I.start_service(sb, svc)
+        sup = I.supervisor_pid(sb, svc)
+        # Both in one process, a hair apart; odd rounds the other way round.
+        order = ["kill -KILL %d" % first, "kill -TERM %d" % sup]
+        sb.run("sh", "-c", "; ".join(order if i % 2 == 0 else order[::-1]), check=True)
+        wait_for(lambda: I.supervisors(sb, svc) == [], 20, what="the supervisor to exit")
+        wait_for(lambda: I.daemons(sb) == [], 20, what="no daemon left")
+        assert not sb.exists("/run/supervise-%s.pid" % svc)
