@@ -40,7 +40,8 @@ def decode(spec):
 
 
 def lean_export(sup, opts_line, env, argv):
-    """(header, state bytes, fds) of a Supervisor whose daemon has started.
+    """(header, state bytes, respawn bytes or None, fds) of a Supervisor
+    whose daemon has started.
     The header is what the lean supervisor needs while it waits: its
     service; the deadline (monotonic) and the places of the fds at which
     it wakes (with its signal pipe and the control fifo); the umask and
@@ -77,7 +78,6 @@ def lean_export(sup, opts_line, env, argv):
         "watchdog": dict(sup.watchdog.__dict__) if sup.watchdog else None,
         "notify": notify,
         "history": sup.history.astuple(),
-        "respawn": _lean_respawn(sup, place),
     }
     from .logpipes import FILE
     header = {
@@ -89,14 +89,19 @@ def lean_export(sup, opts_line, env, argv):
         # its daemon's output into --stdout/--stderr files.
         "copy": [(place[s.r], files[s.name], s.path) for s in sup.out.streams if s.mode == FILE],
     }
-    return header, marshal.dumps(state), fds
+    respawn = _lean_respawn(sup, place)
+    return header, marshal.dumps(state), respawn and marshal.dumps(respawn), fds
 
 
 def _lean_respawn(sup, place):
     """What the lean supervisor needs to respawn the daemon itself at its
-    exit, before it builds its Supervisor (leanstart.respawn_first): the
-    respawn policy's settings, the daemon's argv and its stdio (places of
-    the fds, None for /dev/null, and whether stdin is a file to rewind).
+    exit, before it builds its Supervisor (leanstart.respawn_first), and
+    nothing more (it is all read before the respawn): the daemon's pid,
+    start and environment (bytes: posix_spawn encodes str), the respawn
+    policy's settings and history, the daemon's argv and its stdio (places
+    of the fds, None for /dev/null, and whether stdin is a file to rewind);
+    renice: whether the supervisor may lower its priority while it builds
+    and raise it back after (leanstart._background).
     None where the respawn is more than a posix_spawn with the prepared
     environment (child.spawn's fast way): a watchdog, --notify, a Setup
     to build in a forked child; the full Supervisor then takes it all."""
@@ -110,12 +115,33 @@ def _lean_respawn(sup, place):
     stdin = sup.out.stdin_fd
     stdio = [place[fd] if fd is not None else None
              for fd in [stdin] + [s.w for s in sup.out.streams]]
+    import os
     return {
+        "pid": sup.pid, "started_at": sup.started_at,
+        "env": {os.fsencode(k): os.fsencode(v) for k, v in setup.env.items()},
         "settings": tuple(getattr(sup.policy, k) for k in Settings.__slots__),
+        "history": sup.history.astuple(),
         "argv": list(o.argv),
         "stdio": stdio,
         "rewind": stdin is not None,
+        "renice": _may_raise_priority(),
     }
+
+
+CAP_SYS_NICE = 23
+
+
+def _may_raise_priority():
+    """Can this process (the worker: the supervisor's capabilities) take
+    its nice value back down once raised: CAP_SYS_NICE in effect."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> CAP_SYS_NICE & 1)
+    except (OSError, ValueError):
+        pass
+    return False
 
 
 def lean_files(state, fds):

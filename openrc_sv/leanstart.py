@@ -68,11 +68,11 @@ import sys
 import time
 from collections.abc import MutableMapping
 
-from . import daemonize, forkserver_context, proctitle, subreaper
+from . import child, daemonize, forkserver_context, proctitle, respawnpolicy, subreaper
 from . import forkserver_wire as wire
 from . import sigs as signal
 from .logpipes import copy_to_file
-from .supervisor import HANDLED, install_signals
+from .supervisor import HANDLED, Early, install_signals
 from .worker import reap
 
 _real = None            # os.environ as the interpreter made it (os._Environ)
@@ -187,7 +187,7 @@ def run(listener, conn, take_request, name):
         subreaper.set(False)
         if not msg or status != 0:
             os._exit(1)                         # refused, or the start failed: the worker said why
-        header, state = marshal.loads(msg)
+        header, state, respawn = marshal.loads(msg)
     except BaseException as e:
         _died(e)
     try:
@@ -215,9 +215,8 @@ def run(listener, conn, take_request, name):
     except BaseException:
         pass                # whatever it was, the full supervisor copes (or says so)
     try:
-        state = marshal.loads(state)
-        early = respawn_first(state, fds, wake)
-        _adopt(state, fds, wake, early)
+        early = respawn_first(respawn, fds, wake)
+        _adopt(marshal.loads(state), fds, wake, early)
     except BaseException as e:
         _died(e)
 
@@ -309,36 +308,42 @@ def _wait(wake_r, fds, header):
             copy_to_file(fd, *copies[fd])
 
 
-def respawn_first(state, fds, wake):
+def respawn_first(respawn, fds, wake):
     """The daemon's exit as the first event, with nothing else (no other
     signal, no word on the control fifo): reap it, take the respawn
     decision (respawnpolicy, from the worker's settings and history, as
     the full Supervisor takes it) and, without a delay, respawn it
     (child.spawn: posix_spawn with the prepared environment), all before
-    building the full Supervisor.  That build costs about 1.5 ms of CPU,
-    which every service killed at once would pay before its daemon is
-    back.  Returns a supervisor.Early for Supervisor.take_exit, or None:
-    not only the daemon's exit, or a respawn the worker said is more than
-    that (handoff._lean_respawn)."""
-    r = state["respawn"]
-    if r is None or not _only_exit(wake, fds[0]):
+    building the full Supervisor.  Returns a supervisor.Early for
+    Supervisor.take_exit, or None: not only the daemon's exit, or a
+    respawn the worker said is more than that (respawn None:
+    handoff._lean_respawn).
+
+    Why: every service killed at once.  A lean supervisor's first event
+    writes pages it shared with the fork server (each a page fault and a
+    copy); building the Supervisor costs about 1.6 ms of CPU and 200 such
+    faults, and the respawn path alone under 1 ms.  So the respawn comes
+    first, reads only its own small part of the hand-off (respawn: marshal
+    bytes), and the build runs at the lowest priority until the
+    Supervisor has taken the exit (_background): the daemons of the other
+    services, and their supervisors' respawns, go first."""
+    if respawn is None or not _only_exit(wake, fds[0]):
         return None
+    r = marshal.loads(respawn)
     stdio = [fds[i] if i is not None else None for i in r["stdio"]]
     if min([fd for fd in stdio if fd is not None] or [3]) <= 2:
         return None                     # (child.spawn would fork: the full one does it)
     try:
-        pid, status = os.waitpid(state["pid"], os.WNOHANG)
+        pid, status = os.waitpid(r["pid"], os.WNOHANG)
     except OSError:
         return None
     if pid == 0:
         return None                     # a logger's exit: the full one reaps it
-    from . import child, respawnpolicy
-    from .supervisor import Early
     early = Early(status, time.monotonic())
     try:
         early.decision, early.history = respawnpolicy.decide_status(
-            respawnpolicy.Settings(*r["settings"]), respawnpolicy.History(*state["history"]),
-            early.t, status, state["started_at"])
+            respawnpolicy.Settings(*r["settings"]), respawnpolicy.History(*r["history"]),
+            early.t, status, r["started_at"])
     except BaseException:
         return early                    # reaped; the full one decides
     d = early.decision
@@ -354,7 +359,7 @@ def respawn_first(state, fds, wake):
                 os.lseek(stdio[0], 0, os.SEEK_SET)      # as logpipes' daemon_stdio
             except OSError:
                 pass
-        early.pid = child.spawn(child.Prepared(None, state["prepared"], True), r["argv"], stdio)
+        early.pid = child.spawn(child.Prepared(None, r["env"], True), r["argv"], stdio)
         early.started = time.monotonic()
     except BaseException as e:
         from .worker import message
@@ -362,7 +367,25 @@ def respawn_first(state, fds, wake):
     finally:
         if null is not None:
             os.close(null)
+    if r["renice"] and early.pid is not None:
+        early.then = _background()
     return early
+
+
+def _background():
+    """The lowest nice value for this process until the returned function
+    puts it back (only where the supervisor may: CAP_SYS_NICE, see
+    handoff._may_raise_priority: the daemons it starts later inherit it).
+    None if it could not be lowered."""
+    try:
+        old = os.getpriority(os.PRIO_PROCESS, 0)
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
+    except OSError:
+        return None
+
+    def back():
+        os.setpriority(os.PRIO_PROCESS, 0, old)
+    return back
 
 
 def _only_exit(wake, ctl_fd):
@@ -458,10 +481,10 @@ def _work(conn, sock, take_request, supervisor, lean):
                               workers=True, inline=True, new_session=False,
                               syslog_ident="supervise-daemon[%d]" % supervisor)
         try:
-            header, state, fds = handoff.lean_export(sup, lines[0], env, argv)
+            header, state, respawn, fds = handoff.lean_export(sup, lines[0], env, argv)
             header["title"], header["own"] = _title(requester, argv), own
             fds.append(cwd_fd)
-            _send(sock, marshal.dumps((header, state)), fds)
+            _send(sock, marshal.dumps((header, state, respawn)), fds)
         except BaseException as e:
             daemonize.fail_start(sup, st, opts, pidfile, report_fd, keys, written, e)
         # The client gone before it heard OK (killed while the daemon got

@@ -37,9 +37,11 @@ The steps, in order:
 With the defaults (respawn_on=always, no stop status, no factor, no
 reset) this is exactly what OpenRC's rule sets do (rcversion.Rules).
 
-Plain classes, integer milliseconds, no imports beyond convert: the
+Plain classes, integer milliseconds, no imports beyond os and convert: the
 long-running supervisor imports this, and ./finish can only do integers.
 """
+
+import os
 
 from . import convert
 
@@ -200,7 +202,6 @@ def decide_status(s, h, now, status, started_at, restart=False):
     for a daemon spawned at started_at (None: unknown): the one way a
     supervisor turns its daemon's exit into a decision, whether the full
     Supervisor takes it or a lean one before it is built (leanstart)."""
-    import os
     code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
     sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
     uptime = int((now - started_at) * 1000) if started_at is not None else None
