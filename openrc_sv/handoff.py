@@ -99,9 +99,7 @@ def _lean_respawn(sup, place):
     nothing more (it is all read before the respawn): the daemon's pid,
     start and environment (bytes: posix_spawn encodes str), the respawn
     policy's settings and history, the daemon's argv and its stdio (places
-    of the fds, None for /dev/null, and whether stdin is a file to rewind);
-    renice: whether the supervisor may lower its priority while it builds
-    and raise it back after (leanstart._background).
+    of the fds, None for /dev/null, and whether stdin is a file to rewind).
     None where the respawn is more than a posix_spawn with the prepared
     environment (child.spawn's fast way): a watchdog, --notify, a Setup
     to build in a forked child; the full Supervisor then takes it all."""
@@ -124,24 +122,8 @@ def _lean_respawn(sup, place):
         "argv": list(o.argv),
         "stdio": stdio,
         "rewind": stdin is not None,
-        "renice": _may_raise_priority(),
     }
 
-
-CAP_SYS_NICE = 23
-
-
-def _may_raise_priority():
-    """Can this process (the worker: the supervisor's capabilities) take
-    its nice value back down once raised: CAP_SYS_NICE in effect."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    return bool(int(line.split()[1], 16) >> CAP_SYS_NICE & 1)
-    except (OSError, ValueError):
-        pass
-    return False
 
 
 def lean_files(state, fds):

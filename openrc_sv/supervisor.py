@@ -87,14 +87,13 @@ class Early:
     Supervisor (leanstart.respawn_first; Supervisor.take_exit takes it):
     the wait status and when it was reaped (monotonic), the Decision and
     History (None: not decided), and the respawn: its pid and when
-    (monotonic), or the SpawnError's line; then: what to do once it is
-    taken (leanstart._background: the supervisor's priority back)."""
+    (monotonic), or the SpawnError's line."""
 
-    __slots__ = ("status", "t", "decision", "history", "pid", "started", "error", "then")
+    __slots__ = ("status", "t", "decision", "history", "pid", "started", "error")
 
     def __init__(self, status, t):
         self.status, self.t = status, t
-        self.decision = self.history = self.pid = self.started = self.error = self.then = None
+        self.decision = self.history = self.pid = self.started = self.error = None
 
     @property
     def spawned(self):
@@ -482,12 +481,6 @@ class Supervisor:
                 # Never a daemon no one supervises (nothing above leaves
                 # one, but it is what failing to take it would mean).
                 child.kill_and_reap(early.take())
-            if early.then is not None:
-                try:
-                    early.then()
-                except OSError as e:
-                    self.log(syslog.LOG_ERR, "cannot take back the supervisor's priority, "
-                             "which its daemon's respawns inherit: %s" % e.strerror)
 
     def on_exited(self, ev):
         status = ev[1]

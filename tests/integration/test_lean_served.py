@@ -227,3 +227,23 @@ def test_a_stop_as_the_daemon_dies_leaves_nothing(sandbox):
         wait_for(lambda: I.supervisors(sb, svc) == [], 20, what="the supervisor to exit")
         wait_for(lambda: I.daemons(sb) == [], 20, what="no daemon left")
         assert not sb.exists("/run/supervise-%s.pid" % svc)
+
+
+def test_a_second_death_while_the_supervisor_settles_is_respawned_too(sandbox):
+    """After a lean supervisor's own respawn it builds its Supervisor only
+    once something happens or leanstart.SETTLE has passed: the respawned
+    daemon dying in that time is such a thing."""
+    sb = served(sandbox)
+    first = I.start_service(sb, "svc")
+    sup = I.supervisor_pid(sb, "svc")
+    sb.run("kill", "-9", str(first), check=True)
+    # The daemon's own record, written before the supervisor's state is.
+    second = wait_for(lambda: (I.daemon_pid(sb, "svc") or first) != first and I.daemon_pid(sb, "svc"),
+                      10, what="the respawned daemon")
+    sb.run("kill", "-9", str(second), check=True)
+    third = I.wait_daemon(sb, "svc", other_than=second)
+    assert third != first and I.daemons(sb) == [(third, sup)]
+    wait_for(lambda: sb.value("svc", "restarts") == "2", 10, what="restarts=2")
+    assert [p for p, _ in I.starts(sb, "svc")] == [first, second, third]
+    assert sb.rc("svc", "stop").returncode == 0
+    assert I.daemons(sb) == []

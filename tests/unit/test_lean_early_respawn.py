@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from openrc_sv import child, handoff, leanstart, respawnpolicy, sigs
+from openrc_sv import child, leanstart, respawnpolicy, sigs
 from openrc_sv.supervisor import BACKOFF, FAILED, RUNNING, Early
 from test_supervisor_states import KILLED, make  # noqa: F401  (the fixture)
 
@@ -31,7 +31,7 @@ class Lean:
     here), and its daemon, a child of this process."""
 
     def __init__(self, argv=("/bin/sleep", "600"), stdio=(None, None, None), rewind=False,
-                 extra_fds=(), renice=False, **policy):
+                 extra_fds=(), **policy):
         self.ctl_r, self.ctl_w = os.pipe2(os.O_CLOEXEC)
         self.wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.fds = [self.ctl_r, self.ctl_w] + list(extra_fds)
@@ -44,7 +44,7 @@ class Lean:
             "pid": first, "started_at": time.monotonic(), "history": (0, 0, 0, 0),
             "env": {os.fsencode(k): os.fsencode(v) for k, v in ENV.items()},
             "settings": settings(**policy), "argv": list(argv),
-            "stdio": list(stdio), "rewind": rewind, "renice": renice,
+            "stdio": list(stdio), "rewind": rewind,
         }
         self.respawn = marshal.dumps(self.state)
 
@@ -223,44 +223,3 @@ def test_an_over_given_is_over(make):  # noqa: F811
     sup, clock, st = make()
     sup.take_exit(_early(sup, clock, respawnpolicy.Decision(respawnpolicy.GIVE_UP, 0, "too many")))
     assert sup.phase == FAILED and sup.down_reason == "too many"
-
-
-def test_the_build_after_a_respawn_runs_at_the_lowest_priority_then_back():
-    """Where the supervisor may take it back (CAP_SYS_NICE): nice 19 from
-    the respawn until the Supervisor has taken the exit, then as before
-    (the daemon's later respawns inherit it).  All in a child: the
-    priority is the process's, and the daemon must be its child."""
-    if not handoff._may_raise_priority():
-        pytest.skip("needs CAP_SYS_NICE (the unit tier runs without root too)")
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        code = 1
-        ln = None
-        try:
-            os.setpriority(os.PRIO_PROCESS, 0, 3)
-            ln = Lean(renice=True)
-            ln.kill_daemon()
-            early = ln.first()
-            during = os.getpriority(os.PRIO_PROCESS, 0)
-            respawned = os.getpriority(os.PRIO_PROCESS, early.pid)
-            early.then()
-            os.write(w, b"%d %d %d" % (during, os.getpriority(os.PRIO_PROCESS, 0), respawned))
-            code = 0
-        finally:
-            if ln is not None:
-                ln.close()
-            os._exit(code)
-    os.close(w)
-    assert os.waitpid(pid, 0)[1] == 0
-    during, after, respawned = (int(x) for x in os.read(r, 100).split())
-    os.close(r)
-    assert (during, after) == (19, 3)
-    assert respawned == 3               # made before: the priority of before
-
-
-def test_no_priority_change_where_it_could_not_be_taken_back(lean):
-    ln = lean(renice=False)
-    ln.kill_daemon()
-    early = ln.first()
-    assert early.pid is not None and early.then is None
