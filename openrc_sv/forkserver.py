@@ -164,6 +164,21 @@ def _warm_up(sd_args, procinfo, context):
     except OSError:
         pass
     time.strftime("%Y-%m-%d %H:%M:%S")
+    try:
+        leanstart.warm_up()
+        # And how a supervisor names itself: as we are named already.
+        from . import proctitle
+        with open("/proc/self/comm") as f:
+            comm = f.read().rstrip("\n")
+        with open("/proc/self/cmdline", "rb") as f:
+            words = [w.decode("utf-8", "surrogateescape") for w in f.read().split(b"\0")[:-1]]
+        title = proctitle.prepared([(words, len(words))])
+        for _ in range(300):
+            _set_name(comm)
+            if title is not None:
+                proctitle.write(*title)
+    except OSError:
+        pass
 
 
 def _fork_supervisor(listener, conn, become):

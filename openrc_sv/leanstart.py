@@ -188,6 +188,7 @@ def run(listener, conn, take_request, name):
         if not msg or status != 0:
             os._exit(1)                         # refused, or the start failed: the worker said why
         header, state, respawn = marshal.loads(msg)
+        del msg                                 # (held for the life of the service, else)
     except BaseException as e:
         _died(e)
     try:
@@ -232,6 +233,60 @@ def run(listener, conn, take_request, name):
         _adopt(marshal.loads(state), fds, wake, early)
     except BaseException as e:
         _died(e)
+
+
+def warm_up(rounds=300):
+    """In the fork server, before it serves: run what a lean supervisor
+    runs, on dummies, until the interpreter has quickened and specialised
+    it (in 3.11 a function's first calls write its code object, and its
+    bytecode's counters are written until each instruction is
+    specialised).  Those writes then land in the server's pages, shared,
+    instead of in every supervisor's.  Measured at 50 services on 3.11:
+    70 kB less private memory per supervisor."""
+    wake = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    cwd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    header = {"svc": "warm", "deadline": None, "poll": [], "takes": (umask, None), "copy": [],
+              "title": None, "own": (None, None, None, [], umask)}
+    # Not our child: respawn_first goes as far as its waitpid.
+    respawn = marshal.dumps({"pid": os.getpid(), "stdio": [None, 0, None]})
+    msg = marshal.dumps((header, b"s" * 5000, respawn))
+    settings, history = respawnpolicy.Settings(), respawnpolicy.History()
+    handlers = {s: signal.getsignal(s) for s in HANDLED_HERE}
+    try:
+        for _ in range(rounds):
+            install_signals(wake[1])
+            if subreaper.prepare():
+                subreaper.set(False)
+            _send(a, msg, [wake[0], cwd])
+            got, fds = _recv(b)
+            header, _state, respawn = marshal.loads(got)
+            del got
+            forkserver_context.take_own(header["own"], fds[1], leave=HANDLED_HERE)
+            os.close(fds[0])
+            os.write(wake[1], _CHLD)
+            _quiet(wake)
+            os.write(wake[1], b"\x0f")
+            _quiet(wake)
+            _wait(wake[0], [wake[0]], header)
+            os.read(wake[0], 16)
+            os.write(wake[1], _CHLD)
+            respawn_first(respawn, [wake[0]], wake)
+            t = time.monotonic()
+            early = Early(9, t)
+            early.decision, early.history = respawnpolicy.decide_status(settings, history, t, 9,
+                                                                        t - 1)
+    finally:
+        # The server's own signals back (it handles none but SIGTERM).
+        signal.set_wakeup_fd(-1)
+        for s, how in handlers.items():
+            signal.signal(s, signal.SIG_DFL if how is None else how)
+        for fd in (wake[0], wake[1], cwd):
+            os.close(fd)
+        a.close()
+        b.close()
 
 
 def _died(e):

@@ -143,3 +143,26 @@ def test_a_bad_command_line_is_one_line_from_the_worker():
             return worker.message(e)
     msg = in_child(run)
     assert "--nicelevel" in msg and "99" in msg and "\n" not in msg
+
+
+def test_the_servers_warm_up_leaves_it_as_it_was():
+    """leanstart.warm_up runs a lean supervisor's path in the fork server:
+    afterwards the server's signal handlers, wakeup fd, umask, directory
+    and open fds are what they were, and it is no subreaper."""
+    def probe():
+        from openrc_sv import sigs
+        from openrc_sv.supervisor import HANDLED
+        here = os.getcwd()
+        os.umask(0o027)
+        term = lambda *_: None      # noqa: E731  (the server's own SIGTERM handler)
+        sigs.signal(sigs.SIGTERM, term)
+
+        def state():
+            return ([sigs.getsignal(s) for s in HANDLED + (sigs.SIGPIPE,)], os.umask(0o027),
+                    os.getcwd(), sorted(os.listdir("/proc/self/fd")))
+        before = state()
+        leanstart.warm_up(rounds=5)
+        after = state()
+        fd_after = sigs.set_wakeup_fd(-1)
+        return before == after, sigs.getsignal(sigs.SIGTERM) is term, fd_after, here == after[2]
+    assert in_child(probe) == (True, True, -1, True)
