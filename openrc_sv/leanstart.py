@@ -222,12 +222,7 @@ def run(listener, conn, take_request, name):
         early = None        # (it fails before it reaps, if at all: the full one does it all)
     if early is not None and early.pid is not None:
         try:
-            # The bookkeeping after the other services' respawns (see
-            # respawn_first): the wait as before, for SETTLE at most.
-            due = time.monotonic() + SETTLE
-            if header["deadline"] is not None:
-                due = min(due, header["deadline"])
-            _wait(wake[0], fds, dict(header, deadline=due))
+            _settle(wake[0], fds, header)
         except BaseException:
             pass
     try:
@@ -356,9 +351,10 @@ HANDLED_HERE = HANDLED + (signal.SIGPIPE,)
 
 
 def _wait(wake_r, fds, header):
-    """Until a signal, the control fifo, a polled fd or the deadline.  The
-    daemon's output into --stdout/--stderr files is copied here, as the
-    full supervisor copies it: a daemon that writes does not wake it."""
+    """Until a signal, the control fifo, a polled fd (then True) or the
+    deadline (False).  The daemon's output into --stdout/--stderr files is
+    copied here, as the full supervisor copies it: a daemon that writes
+    does not wake it."""
     deadline = header["deadline"]
     copies = {fds[r]: (fds[f], path) for r, f, path in header["copy"]}
     p = select.poll()
@@ -370,10 +366,10 @@ def _wait(wake_r, fds, header):
             timeout = max(0, int((deadline - time.monotonic()) * 1000) + 1)
         ready = p.poll(timeout)
         if not ready and timeout is not None and time.monotonic() >= deadline:
-            return
+            return False
         for fd, _ in ready:
             if fd not in copies:
-                return
+                return True
             copy_to_file(fd, *copies[fd])
 
 
@@ -393,15 +389,16 @@ def respawn_first(respawn, fds, wake):
     copy): building the Supervisor costs about 1.8 ms of CPU and 200 such
     faults, the respawn path alone about 0.7 ms.  So the respawn comes
     first, reading only its own small part of the hand-off (respawn:
-    marshal bytes), and the build waits until something happens or
-    SETTLE has passed: the other services' respawns and their daemons'
-    starts go first.  (Measured at 50 and 200 services killed at once:
-    with the build at once, all were back in 1.5x the time of supervisors
-    forked by --start; with it after SETTLE, in the same time.  Building
-    at nice 19 instead did not help: with autogroups each supervisor's
-    session competes as a whole, and at its own nice 19 it was slower.)
-    Until then the state names the daemon before (child_pid, restarts):
-    at most SETTLE late, once in a supervisor's life."""
+    marshal bytes), and the build waits (_settle) until something happens
+    or the machine has CPU to spare: the other services' respawns and
+    their daemons' starts go first.  (Measured with every service killed
+    at once, all back: at 50, with the build at once, in 1.5x the time
+    of supervisors forked by --start, with it after SETTLE in the same
+    time; at 500, 0.8 s, against 1.0 s forked by --start, 0.9 s for C's.
+    Building at nice 19 instead did not help: with autogroups each
+    supervisor's session competes as a whole.)  Until then the state
+    names the daemon before (child_pid, restarts), once in a supervisor's
+    life, at most SETTLE_MAX."""
     if respawn is None or not _only_exit(wake, fds[0]):
         return None
     r = marshal.loads(respawn)
@@ -445,7 +442,44 @@ def respawn_first(respawn, fds, wake):
     return early
 
 
-SETTLE = 0.2            # seconds: see respawn_first
+SETTLE = 0.2            # seconds: see respawn_first and _settle
+SETTLE_MAX = 5.0
+CPUS = os.cpu_count() or 1
+
+
+def _settle(wake_r, fds, header):
+    """After the lean supervisor's own respawn, the bookkeeping (building
+    the Supervisor, which writes the state) waits as the lean supervisor
+    waits, until something happens; otherwise for SETTLE, and then as long
+    as more processes are ready to run than there are CPUs (the other
+    services' respawns, their daemons' starts), SETTLE_MAX at most.  A
+    timer alone would not do: 500 services killed at once take about a
+    second to come back on two CPUs, 50 about 80 ms."""
+    start = time.monotonic()
+    while True:
+        due = time.monotonic() + SETTLE
+        if header["deadline"] is not None:
+            due = min(due, header["deadline"])
+        if _wait(wake_r, fds, dict(header, deadline=due)):
+            return
+        now = time.monotonic()
+        if now - start >= SETTLE_MAX or (header["deadline"] is not None
+                                         and now >= header["deadline"]) or not _busy():
+            return
+
+
+def _busy(path="/proc/loadavg"):
+    """More tasks ready to run than CPUs (the 4th field of /proc/loadavg,
+    running/total, counts this one too)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fields = os.read(fd, 128).split()
+        finally:
+            os.close(fd)
+        return int(fields[3].split(b"/")[0]) - 1 > CPUS
+    except (OSError, IndexError, ValueError):
+        return False
 
 
 def _only_exit(wake, ctl_fd):

@@ -223,3 +223,67 @@ def test_an_over_given_is_over(make):  # noqa: F811
     sup, clock, st = make()
     sup.take_exit(_early(sup, clock, respawnpolicy.Decision(respawnpolicy.GIVE_UP, 0, "too many")))
     assert sup.phase == FAILED and sup.down_reason == "too many"
+
+
+# -- the bookkeeping waits for the machine to settle ------------------------------------
+
+@pytest.fixture
+def settling(monkeypatch):
+    """leanstart._settle with short periods and _busy counted."""
+    monkeypatch.setattr(leanstart, "SETTLE", 0.01)
+    monkeypatch.setattr(leanstart, "SETTLE_MAX", 0.2)
+    asked = []
+    answers = {"busy": False}
+
+    def busy():
+        asked.append(1)
+        return answers["busy"]
+    monkeypatch.setattr(leanstart, "_busy", busy)
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    ctl_r, ctl_w = os.pipe2(os.O_CLOEXEC)
+    header = {"deadline": None, "copy": [], "poll": []}
+    yield (lambda: leanstart._settle(r, [ctl_r], header)), asked, answers, w, header
+    for fd in (r, w, ctl_r, ctl_w):
+        os.close(fd)
+
+
+def test_an_idle_machine_settles_after_one_period(settling):
+    settle, asked, answers, _, _ = settling
+    settle()
+    assert len(asked) == 1
+
+
+def test_a_busy_machine_is_waited_out_up_to_the_longest(settling):
+    settle, asked, answers, _, _ = settling
+    answers["busy"] = True
+    t = time.monotonic()
+    settle()
+    assert time.monotonic() - t >= leanstart.SETTLE_MAX
+    assert len(asked) >= 2
+
+
+def test_any_event_ends_the_wait_at_once(settling):
+    settle, asked, answers, wake_w, _ = settling
+    answers["busy"] = True
+    os.write(wake_w, bytes([sigs.SIGTERM]))
+    settle()
+    assert asked == []
+
+
+def test_a_health_check_due_ends_the_wait(settling):
+    settle, asked, answers, _, header = settling
+    answers["busy"] = True
+    header["deadline"] = time.monotonic() + 0.02
+    settle()
+    assert time.monotonic() >= header["deadline"]
+    assert len(asked) < 10              # (not held to SETTLE_MAX: 20 periods)
+
+
+@pytest.mark.parametrize("line, busy", [(b"0.50 0.40 0.30 9/300 4242\n", True),
+                                        (b"0.50 0.40 0.30 3/300 4242\n", False),
+                                        (b"garbage", False)])
+def test_busy_is_more_runnable_tasks_than_cpus(tmp_path, monkeypatch, line, busy):
+    monkeypatch.setattr(leanstart, "CPUS", 2)
+    f = tmp_path / "loadavg"
+    f.write_bytes(line)
+    assert leanstart._busy(str(f)) is busy
