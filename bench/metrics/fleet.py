@@ -143,21 +143,28 @@ def memory(w):
 KSM = "/sys/kernel/mm/ksm/"
 
 
-def _wait_for_merging(w, quiet=3.0, timeout=120.0):
+def _wait_for_merging(w, quiet=3.0, timeout=240.0):
     """With page merging, the memory is read once ksmd has gone over the
-    supervisors: when pages_sharing has not grown for `quiet` seconds."""
+    supervisors: two full scans after they all started (a page is merged
+    at the earliest in the scan after the one that first saw it; at 500
+    services one scan takes about half a minute at ksmd's default rate),
+    then until pages_sharing has not grown for `quiet` seconds."""
     if not w.column.merge:
         return
-    def sharing():
+    def counter(name):
         try:
-            with open(KSM + "pages_sharing") as f:
+            with open(KSM + name) as f:
                 return int(f.read())
-        except OSError:
+        except (OSError, ValueError):
             return 0
-    last, since, deadline = sharing(), time.monotonic(), time.monotonic() + timeout
+    deadline = time.monotonic() + timeout
+    scans = counter("full_scans") + 2
+    while time.monotonic() < deadline and counter("full_scans") < scans:
+        time.sleep(0.5)
+    last, since = counter("pages_sharing"), time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.5)
-        now = sharing()
+        now = counter("pages_sharing")
         if now > last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet:
