@@ -71,7 +71,7 @@ from collections.abc import MutableMapping
 from . import child, daemonize, forkserver_context, proctitle, respawnpolicy, subreaper
 from . import forkserver_wire as wire
 from . import sigs as signal
-from .logpipes import copy_to_file
+from .logpipes import copy_to_file, rewind
 from .supervisor import HANDLED, Early, install_signals
 from .worker import reap
 
@@ -331,6 +331,18 @@ def _quiet(wake):
     SIGCHLD is dropped from the signal pipe); any other signal is put back
     for the full supervisor's loop, and a child of ours already waiting to
     be reaped (the daemon, a logger) is one."""
+    if not _only_children(wake):
+        return False
+    try:
+        return os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:
+        return False                    # not even the daemon: gone, reaped by no one of ours
+
+
+def _only_children(wake):
+    """Has the signal pipe nothing but SIGCHLD (read and dropped: the full
+    supervisor reaps without it)?  Any other signal is put back for its
+    loop."""
     try:
         data = os.read(wake[0], 512)
     except BlockingIOError:
@@ -339,10 +351,7 @@ def _quiet(wake):
     if others:
         os.write(wake[1], others)
         return False
-    try:
-        return os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
-    except ChildProcessError:
-        return False                    # not even the daemon: gone, reaped by no one of ours
+    return True
 
 
 _CHLD = bytes([signal.SIGCHLD])
@@ -427,10 +436,7 @@ def respawn_first(respawn, fds, wake):
             null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
             stdio = [null if fd is None else fd for fd in stdio]
         if r["rewind"]:
-            try:
-                os.lseek(stdio[0], 0, os.SEEK_SET)      # as logpipes' daemon_stdio
-            except OSError:
-                pass
+            rewind(stdio[0])
         early.pid = child.spawn(child.Prepared(None, r["env"], True), r["argv"], stdio)
         early.started = time.monotonic()
     except BaseException as e:
@@ -485,13 +491,7 @@ def _busy(path="/proc/loadavg"):
 def _only_exit(wake, ctl_fd):
     """Only SIGCHLD on the signal pipe (any other signal is put back for
     the full supervisor, and says no) and nothing on the control fifo."""
-    try:
-        data = os.read(wake[0], 512)
-    except BlockingIOError:
-        data = b""
-    others = data.replace(_CHLD, b"")
-    if others:
-        os.write(wake[1], others)
+    if not _only_children(wake):
         return False
     p = select.poll()
     p.register(ctl_fd, select.POLLIN)

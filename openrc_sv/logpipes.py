@@ -102,6 +102,15 @@ class Stream:
             copy_to_file(self.r, self.file_fd, self.path)
 
 
+def rewind(fd):
+    """Each start of the daemon reads its --stdin file from the beginning
+    (a pipe or a device cannot be rewound, and is read on as it is)."""
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+    except OSError:
+        pass
+
+
 def copy_to_file(r, file_fd, path):
     """Move what is in the pipe r (non-blocking) into the file (a FILE
     stream's pump; a lean supervisor's too, leanstart)."""
@@ -195,10 +204,7 @@ class OutputPipes:
                 self.stdin_fd = useropen.open_named("--stdin", self.who, self.stdin_path,
                                                     useropen.READ)
             else:
-                try:
-                    os.lseek(self.stdin_fd, 0, os.SEEK_SET)
-                except OSError:
-                    pass
+                rewind(self.stdin_fd)
         stdin = self.stdin_fd if self.stdin_fd is not None else self.devnull
         out, err = (s.w if s.w is not None else self.devnull for s in self.streams)
         return stdin, out, err
