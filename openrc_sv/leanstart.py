@@ -31,7 +31,10 @@ init like OpenRC's) does as little as it can in its own pages:
     files itself.  The first thing that happens (a signal, the daemon's
     exit, a word on the fifo, a health check due, a logger's exit) makes
     it build its own Supervisor from them (daemonize.adopt_supervisor),
-    which handles it and every event after.
+    which handles it and every event after.  If that event is only the
+    daemon's death, it respawns it first (respawn_first) and builds when
+    the machine has settled (_settle); the Supervisor takes that exit as
+    handled (Supervisor.take_exit).
 
 So an idle service whose daemon runs costs the lean wait; one with a health
 check or a watchdog becomes the full supervisor at its first check or
