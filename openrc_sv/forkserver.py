@@ -98,6 +98,16 @@ def serve(path, merge_pages=False):
     import marshal  # noqa: F401
     import select  # noqa: F401
     import syslog  # noqa: F401
+    # Nothing our starter left open reaches a daemon: the full supervisor
+    # marks its fds close-on-exec (child.prepare_supervisor), but a lean
+    # one's own respawn (leanstart.respawn_first) posix_spawns before it
+    # has built that one, with the fds it inherited from us.
+    for fd in child._open_fds():
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
     os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
     try:
         os.unlink(path)

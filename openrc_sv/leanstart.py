@@ -75,7 +75,7 @@ from . import child, daemonize, forkserver_context, proctitle, respawnpolicy, su
 from . import forkserver_wire as wire
 from . import sigs as signal
 from .logpipes import copy_to_file, rewind
-from .supervisor import HANDLED, Early, install_signals
+from .supervisor import HANDLED, Early, group_alive, install_signals
 from .worker import reap
 
 _real = None            # os.environ as the interpreter made it (os._Environ)
@@ -254,6 +254,10 @@ def warm_up(rounds=300):
     msg = marshal.dumps((header, b"s" * 5000, respawn))
     settings, history = respawnpolicy.Settings(), respawnpolicy.History()
     handlers = {s: signal.getsignal(s) for s in HANDLED_HERE}
+    # The server listens already: a signal meanwhile would be a byte on our
+    # pipe, lost with it (a stop ignored until the SIGKILL).  Held until
+    # the server's own handlers are back.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
     try:
         for _ in range(rounds):
             install_signals(wake[1])
@@ -282,6 +286,7 @@ def warm_up(rounds=300):
         signal.set_wakeup_fd(-1)
         for s, how in handlers.items():
             signal.signal(s, signal.SIG_DFL if how is None else how)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
         for fd in (wake[0], wake[1], cwd):
             os.close(fd)
         a.close()
@@ -424,6 +429,11 @@ def respawn_first(respawn, fds, wake):
     if pid == 0:
         return None                     # a logger's exit: the full one reaps it
     early = Early(status, time.monotonic())
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        # Whether it left its process group running (Supervisor._left_behind)
+        # is asked now: reaped, its pid is free, and by the time the
+        # Supervisor is built (_settle) it may lead someone else's group.
+        early.group = group_alive(r["pid"])
     try:
         early.decision, early.history = respawnpolicy.decide_status(
             respawnpolicy.Settings(*r["settings"]), respawnpolicy.History(*r["history"]),

@@ -82,18 +82,31 @@ EVENTS = ("DaemonExited", "RespawnDue", "StopRequested", "StopDeadline", "Health
 FORKED = "the daemon forked into the background; set command_args_foreground"
 
 
+def group_alive(pgid):
+    """Does process group pgid have a member (one we may not signal counts)?"""
+    try:
+        os.kill(-pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 class Early:
     """What a lean supervisor did at its daemon's exit before it built its
     Supervisor (leanstart.respawn_first; Supervisor.take_exit takes it):
     the wait status and when it was reaped (monotonic), the Decision and
     History (None: not decided), and the respawn: its pid and when
-    (monotonic), or the SpawnError's line."""
+    (monotonic), or the SpawnError's line; group: whether its process
+    group lived on when it was reaped (None: not asked)."""
 
-    __slots__ = ("status", "t", "decision", "history", "pid", "started", "error")
+    __slots__ = ("status", "t", "decision", "history", "pid", "started", "error", "group")
 
     def __init__(self, status, t):
         self.status, self.t = status, t
         self.decision = self.history = self.pid = self.started = self.error = None
+        self.group = None
 
     @property
     def spawned(self):
@@ -139,13 +152,7 @@ class System:
         return procinfo.identity(pid)
 
     def group_alive(self, pgid):
-        try:
-            os.kill(-pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
+        return group_alive(pgid)
 
     def write_state(self, state, values):
         state.set_many(values)
@@ -522,8 +529,14 @@ class Supervisor:
         away (no command_args_foreground): OpenRC's C supervisor respawns
         it and orphans a copy each time.  Say so once; remember the group
         so that stop stops it too."""
-        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-                and self.sys.group_alive(self.pid)):
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            return how
+        early = self._early
+        # As it was at the reap (the lean supervisor's, take_exit): the pid
+        # has been free since, and may lead a stranger's group by now.
+        alive = early.group if early is not None and early.group is not None \
+            else self.sys.group_alive(self.pid)
+        if not alive:
             return how
         if not self.leftovers:
             acts.append(("log", syslog.LOG_ERR, "%s exited at once and left its process group "
