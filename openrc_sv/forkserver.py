@@ -136,6 +136,7 @@ def serve(path, merge_pages=False):
     # services, about 100 kB less per supervisor (the server now writes
     # some 8 kB between two forks, was about 150).
     accept, close = listener._accept, os.close
+    unmarked = 0
     try:
         while True:
             conn, _ = accept()
@@ -146,17 +147,27 @@ def serve(path, merge_pages=False):
             finally:
                 close(conn)
             if merging:
-                # Serving may have mapped new arenas; mark them for the next
-                # supervisor, after this one has been answered.
-                try:
-                    forkserver_merge.mark_mergeable()
-                except OSError:
-                    pass
+                # Serving may have mapped new arenas (it hardly allocates:
+                # see above); mark them now and then, not after every
+                # request: marking reads and parses /proc/self/maps in
+                # Python, and what that wrote each supervisor kept (at 500
+                # services Private_Dirty was 4.76x C with merging, 3.84x
+                # without: some 170 kB each).
+                unmarked += 1
+                if unmarked == MARK_EVERY:
+                    unmarked = 0
+                    try:
+                        forkserver_merge.mark_mergeable()
+                    except OSError:
+                        pass
     finally:
         try:
             os.unlink(path)
         except OSError:
             pass
+
+
+MARK_EVERY = 64          # requests between two markings of new mappings (--merge-pages)
 
 
 def _warm_up(sd_args, procinfo, context):
