@@ -237,6 +237,17 @@ def _open_pam_session(setup, step_report):
     setup.add_pam_environment(pam.open_session(loaded, setup.user[2]))
 
 
+def close_on_exec():
+    """Mark every fd above 2 close-on-exec: nothing this process inherited
+    reaches a program it starts with posix_spawn."""
+    for fd in _open_fds():
+        if fd > 2:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+
+
 def prepare_supervisor(o):
     """Make this (supervisor) process fit for posix_spawn: take on the
     daemon's umask and directory, and make every inherited fd close-on-exec
@@ -244,12 +255,7 @@ def prepare_supervisor(o):
     supervisor knows: it marks them all too).  o: the options or a Setup.
     Returns whether posix_spawn can start the daemon (Setup.fast); a
     Setup passed in is marked."""
-    for fd in _open_fds():
-        if fd > 2:
-            try:
-                os.set_inheritable(fd, False)
-            except OSError:
-                pass
+    close_on_exec()
     taken = supervisor_takes(o)
     if taken is None:
         return False

@@ -102,12 +102,7 @@ def serve(path, merge_pages=False):
     # marks its fds close-on-exec (child.prepare_supervisor), but a lean
     # one's own respawn (leanstart.respawn_first) posix_spawns before it
     # has built that one, with the fds it inherited from us.
-    for fd in child._open_fds():
-        if fd > 2:
-            try:
-                os.set_inheritable(fd, False)
-            except OSError:
-                pass
+    child.close_on_exec()
     os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
     try:
         os.unlink(path)
